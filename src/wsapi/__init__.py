@@ -1,0 +1,42 @@
+"""wsapi: a WebSocket-first ASGI framework with FastAPI's API."""
+
+from starlette.exceptions import WebSocketException
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import Response
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from wsapi import status
+from wsapi.applications import FastAPI, WsAPI
+from wsapi.endpoints import WebSocketEndpoint
+from wsapi.exceptions import HTTPException, RequestValidationError, WebSocketRequestValidationError
+from wsapi.params import Body, Cookie, Depends, Header, Path, Query, Security
+from wsapi.routing import APIRouter
+from wsapi.security import SecurityScopes
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "APIRouter",
+    "Body",
+    "Cookie",
+    "Depends",
+    "FastAPI",
+    "HTTPConnection",
+    "HTTPException",
+    "Header",
+    "Path",
+    "Query",
+    "Request",
+    "RequestValidationError",
+    "Response",
+    "Security",
+    "SecurityScopes",
+    "WebSocket",
+    "WebSocketDisconnect",
+    "WebSocketEndpoint",
+    "WebSocketException",
+    "WebSocketRequestValidationError",
+    "WebSocketState",
+    "WsAPI",
+    "status",
+]

@@ -1,0 +1,87 @@
+"""The plan the analysis compiles for one callable: what to extract, what to validate, what to call."""
+
+from __future__ import annotations
+
+import enum
+from functools import cached_property
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import TypeAdapter
+
+from wsapi.params import Location, Param
+from wsapi.security.scopes import SecurityScopes
+
+
+class CallKind(enum.Enum):
+    ASYNC = "async"
+    SYNC = "sync"
+    ASYNC_GENERATOR = "async generator"
+    SYNC_GENERATOR = "sync generator"
+
+
+class Special(enum.Enum):
+    """Parameters filled from the connection itself rather than from its data."""
+
+    CONNECTION = "connection"
+    SECURITY_SCOPES = "security scopes"
+
+
+@dataclass(eq=False)
+class ParamField:
+    name: str
+    location: Location
+    alias: str
+    annotation: Any
+    param: Param
+    repeated: bool
+    whole_body: bool = False
+
+    @property
+    def required(self) -> bool:
+        return self.param.required
+
+    def default_value(self) -> Any:
+        if self.param.default_factory is not None:
+            return self.param.default_factory()
+        default = self.param.default
+        # A fresh copy per connection, so that one connection mutating a list default cannot leak into the next.
+        return default.copy() if isinstance(default, list | dict | set) else default
+
+    @property
+    def error_loc(self) -> tuple[str, ...]:
+        return (self.location,) if self.whole_body else (self.location, self.alias)
+
+
+@dataclass(eq=False)
+class Dependant:
+    call: Callable[..., Any] | None
+    kind: CallKind = CallKind.ASYNC
+    fields: list[ParamField] = field(default_factory=list)
+    # (parameter name, dependant); the name is None for `dependencies=[...]`, whose values are not passed on.
+    dependencies: list[tuple[str | None, Dependant]] = field(default_factory=list)
+    specials: list[tuple[str, Special]] = field(default_factory=list)
+    security_scopes: list[str] = field(default_factory=list)
+    use_cache: bool = True
+    path_param_names: frozenset[str] = frozenset()
+    validator: TypeAdapter[dict[str, Any]] | None = None
+    fields_by_name: dict[str, ParamField] = field(default_factory=dict)
+
+    @property
+    def cache_key(self) -> tuple[Any, tuple[str, ...]]:
+        return (self.call, tuple(sorted(self.security_scopes)))
+
+    @cached_property
+    def scopes_object(self) -> SecurityScopes:
+        return SecurityScopes(self.security_scopes)
+
+    def walk(self) -> list[Dependant]:
+        """This dependant and every sub-dependant, depth first."""
+        found = [self]
+        for _, sub in self.dependencies:
+            found.extend(sub.walk())
+        return found
+
+    def all_fields(self) -> list[ParamField]:
+        return [f for dependant in self.walk() for f in dependant.fields]

@@ -1,0 +1,139 @@
+"""Exceptions and the default handlers that turn them into close frames (WebSocket) or responses (HTTP).
+
+Close codes wsapi sends on its own (RFC 6455, section 7.4.1):
+
+- 1008 policy violation: the handshake failed validation or authentication; the reason names the first bad field.
+- 1007 invalid payload data: `receive_json()` got text that is not JSON.
+- 1011 internal error: the endpoint raised an exception nobody handled (it is logged with its traceback).
+
+A connection refused with a code is accepted and then closed at once, because a close before the handshake
+completes reaches a client only as a bare HTTP 403: this way browsers and client libraries see the code and reason.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic_core import to_jsonable_python
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.exceptions import WebSocketException
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import JSONResponse, Response
+from starlette.websockets import WebSocket, WebSocketState
+
+from wsapi import status
+
+logger = logging.getLogger("wsapi")
+
+MAX_CLOSE_REASON_BYTES = 123  # a close frame's payload is at most 125 bytes, 2 of which carry the code
+REFUSAL_SCOPE_KEY = "wsapi.refusal"
+
+__all__ = [
+    "HTTPException",
+    "RequestValidationError",
+    "WebSocketException",
+    "WebSocketRequestValidationError",
+    "close_reason",
+    "refuse",
+]
+
+
+class HTTPException(StarletteHTTPException):
+    """An HTTP error response; `detail` may be any JSON-serialisable value."""
+
+    def __init__(self, status_code: int, detail: Any = None, headers: dict[str, str] | None = None) -> None:
+        super().__init__(status_code=status_code, detail=detail, headers=headers)
+        self.detail: Any = detail if detail is not None else self.detail
+
+
+class ValidationException(Exception):
+    def __init__(self, errors: Sequence[Any]) -> None:
+        super().__init__(errors)
+        self._errors = list(errors)
+
+    def errors(self) -> list[Any]:
+        return self._errors
+
+
+class RequestValidationError(ValidationException):
+    """An HTTP request's parameters or body failed validation: answered with 422 and the errors as `detail`."""
+
+    def __init__(self, errors: Sequence[Any], *, body: Any = None) -> None:
+        super().__init__(errors)
+        self.body = body
+
+
+class WebSocketRequestValidationError(ValidationException):
+    """A WebSocket handshake's parameters failed validation: the connection is refused with 1008."""
+
+
+def close_reason(text: str) -> str:
+    """`text` cut to fit a close frame (123 bytes of UTF-8) without splitting a character."""
+    encoded = text.encode("utf-8")
+    if len(encoded) <= MAX_CLOSE_REASON_BYTES:
+        return text
+    return encoded[: MAX_CLOSE_REASON_BYTES - 3].decode("utf-8", errors="ignore") + "..."
+
+
+def describe_errors(errors: Sequence[Any]) -> str:
+    """A one-line summary such as `query.token: Field required (+1 more)`."""
+    if not errors:
+        return "validation failed"
+    first = errors[0]
+    text = f"{'.'.join(str(part) for part in first['loc'])}: {first['msg']}"
+    if len(errors) > 1:
+        text += f" (+{len(errors) - 1} more)"
+    return text
+
+
+async def refuse(websocket: WebSocket, code: int, reason: str = "") -> None:
+    """Close `websocket` with `code` and `reason`, so that the client sees both even before the handshake ended."""
+    reason = close_reason(reason)
+    if websocket.application_state is WebSocketState.CONNECTING:
+        # The test client reads this to report the refusal from `websocket_connect`, as a refused handshake.
+        websocket.scope[REFUSAL_SCOPE_KEY] = (code, reason)
+        await websocket.accept()
+    if websocket.application_state is WebSocketState.CONNECTED:
+        await websocket.close(code, reason)
+
+
+async def http_exception_handler(conn: HTTPConnection, exc: Exception) -> Response | None:
+    assert isinstance(exc, StarletteHTTPException)
+    headers = getattr(exc, "headers", None)
+    if isinstance(conn, WebSocket):
+        response = JSONResponse({"detail": to_jsonable_python(exc.detail)}, exc.status_code, headers)
+        supports_denial = "websocket.http.response" in conn.scope.get("extensions", {})
+        if conn.application_state is WebSocketState.CONNECTING and supports_denial:
+            await conn.send_denial_response(response)
+        else:
+            await refuse(conn, status.WS_1008_POLICY_VIOLATION, str(exc.detail))
+        return None
+    if exc.status_code in (204, 304):
+        return Response(status_code=exc.status_code, headers=headers)
+    return JSONResponse({"detail": to_jsonable_python(exc.detail)}, exc.status_code, headers)
+
+
+async def request_validation_exception_handler(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    return JSONResponse({"detail": to_jsonable_python(exc.errors())}, status.HTTP_422_UNPROCESSABLE_CONTENT)
+
+
+async def websocket_request_validation_exception_handler(websocket: WebSocket, exc: Exception) -> None:
+    assert isinstance(exc, WebSocketRequestValidationError)
+    logger.info("WebSocket %s refused: %s", websocket.url.path, exc.errors())
+    await refuse(websocket, status.WS_1008_POLICY_VIOLATION, describe_errors(exc.errors()))
+
+
+async def websocket_exception_handler(websocket: WebSocket, exc: Exception) -> None:
+    assert isinstance(exc, WebSocketException)
+    await refuse(websocket, exc.code, exc.reason)
+
+
+DEFAULT_HANDLERS: dict[Any, Any] = {
+    StarletteHTTPException: http_exception_handler,
+    WebSocketException: websocket_exception_handler,
+    RequestValidationError: request_validation_exception_handler,
+    WebSocketRequestValidationError: websocket_request_validation_exception_handler,
+}

@@ -1,0 +1,139 @@
+"""Markers that tell the dependency engine where a parameter's value comes from.
+
+`Path`, `Query`, `Header`, `Cookie` and `Body` return `Any` so that `q: str = Query(None)` type-checks in user code,
+just as in FastAPI; the objects they build are the `Param` subclasses below.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar, Literal, TypedDict, Unpack
+
+from pydantic import Field
+from pydantic.fields import FieldInfo
+
+Location = Literal["path", "query", "header", "cookie", "body"]
+
+
+class FieldOptions(TypedDict, total=False):
+    """Validation and documentation options shared by every parameter marker (pydantic `Field` semantics)."""
+
+    default_factory: Callable[[], Any]
+    alias: str
+    title: str
+    description: str
+    examples: list[Any]
+    deprecated: bool | str
+    gt: float
+    ge: float
+    lt: float
+    le: float
+    multiple_of: float
+    min_length: int
+    max_length: int
+    pattern: str
+    strict: bool
+    include_in_schema: bool
+
+
+class Param:
+    """A value taken from one part of the connection: path, query string, headers, cookies or body."""
+
+    location: ClassVar[Location]
+
+    def __init__(self, default: Any = ..., **options: Unpack[FieldOptions]) -> None:
+        self.default = default
+        self.default_factory = options.pop("default_factory", None)
+        self.alias = options.pop("alias", None)
+        self.include_in_schema = options.pop("include_in_schema", True)
+        # The FieldInfo carries constraints and docs only: defaults and aliases are handled by the engine,
+        # so the same FieldInfo can sit inside the per-dependant TypedDict that pydantic validates.
+        self.field_info: FieldInfo = Field(**options)  # type: ignore[misc]
+
+    @property
+    def required(self) -> bool:
+        return self.default is ... and self.default_factory is None
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.default!r})"
+
+
+class PathParam(Param):
+    location = "path"
+
+
+class QueryParam(Param):
+    location = "query"
+
+
+class HeaderParam(Param):
+    location = "header"
+
+    def __init__(self, default: Any = ..., *, convert_underscores: bool = True, **options: Unpack[FieldOptions]) -> None:
+        super().__init__(default, **options)
+        self.convert_underscores = convert_underscores
+
+
+class CookieParam(Param):
+    location = "cookie"
+
+
+class BodyParam(Param):
+    location = "body"
+
+    def __init__(self, default: Any = ..., *, embed: bool = False, **options: Unpack[FieldOptions]) -> None:
+        super().__init__(default, **options)
+        self.embed = embed
+
+
+class Dependency:
+    """A callable whose result is injected; solved once per connection (or per request) and cached by default."""
+
+    def __init__(
+        self,
+        dependency: Callable[..., Any] | None = None,
+        *,
+        use_cache: bool = True,
+        scopes: Sequence[str] | None = None,
+    ) -> None:
+        self.dependency = dependency
+        self.use_cache = use_cache
+        self.scopes = list(scopes or [])
+
+    def __repr__(self) -> str:
+        name = getattr(self.dependency, "__name__", type(self.dependency).__name__)
+        return f"{type(self).__name__}({name})"
+
+
+class SecurityDependency(Dependency):
+    """A dependency that also declares the OAuth2 scopes it requires (see `SecurityScopes`)."""
+
+
+def Path(default: Any = ..., **options: Unpack[FieldOptions]) -> Any:  # noqa: N802
+    return PathParam(default, **options)
+
+
+def Query(default: Any = ..., **options: Unpack[FieldOptions]) -> Any:  # noqa: N802
+    return QueryParam(default, **options)
+
+
+def Header(default: Any = ..., *, convert_underscores: bool = True, **options: Unpack[FieldOptions]) -> Any:  # noqa: N802
+    return HeaderParam(default, convert_underscores=convert_underscores, **options)
+
+
+def Cookie(default: Any = ..., **options: Unpack[FieldOptions]) -> Any:  # noqa: N802
+    return CookieParam(default, **options)
+
+
+def Body(default: Any = ..., *, embed: bool = False, **options: Unpack[FieldOptions]) -> Any:  # noqa: N802
+    return BodyParam(default, embed=embed, **options)
+
+
+def Depends(dependency: Callable[..., Any] | None = None, *, use_cache: bool = True) -> Any:  # noqa: N802
+    return Dependency(dependency, use_cache=use_cache)
+
+
+def Security(  # noqa: N802
+    dependency: Callable[..., Any] | None = None, *, scopes: Sequence[str] | None = None, use_cache: bool = True
+) -> Any:
+    return SecurityDependency(dependency, scopes=scopes, use_cache=use_cache)

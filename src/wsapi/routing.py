@@ -1,0 +1,332 @@
+"""Routes and routers: Starlette's matching underneath, the dependency engine in front of each endpoint."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+from collections.abc import Callable, Sequence
+from contextlib import AsyncExitStack
+from typing import Any, TypeVar
+
+from pydantic_core import to_jsonable_python
+from starlette._exception_handler import wrap_app_handling_exceptions
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import BaseRoute, Mount, Route, Router, WebSocketRoute
+from starlette.types import ASGIApp, Lifespan, Receive, Scope, Send
+from starlette.websockets import WebSocket, WebSocketClose, WebSocketDisconnect, WebSocketState
+
+from wsapi import status
+from wsapi.dependencies import NO_BODY, Dependant, Solver, analyse
+from wsapi.dependencies.solving import Overrides
+from wsapi.exceptions import RequestValidationError, WebSocketRequestValidationError, refuse
+from wsapi.params import Dependency
+
+logger = logging.getLogger("wsapi")
+
+DecoratedCallable = TypeVar("DecoratedCallable", bound=Callable[..., Any])
+
+
+def _overrides(scope: Scope) -> Overrides | None:
+    return getattr(scope.get("app"), "dependency_overrides", None)
+
+
+class APIRoute(Route):
+    """An HTTP route whose endpoint gets its arguments from the dependency engine and may return plain data."""
+
+    def __init__(
+        self,
+        path: str,
+        endpoint: Callable[..., Any],
+        *,
+        methods: Sequence[str] | None = None,
+        name: str | None = None,
+        dependencies: Sequence[Dependency] | None = None,
+        status_code: int | None = None,
+        response_class: type[Response] = JSONResponse,
+        include_in_schema: bool = True,
+    ) -> None:
+        super().__init__(path, endpoint, methods=methods, name=name, include_in_schema=include_in_schema)
+        self.dependencies = list(dependencies or [])
+        self.status_code = status_code
+        self.response_class = response_class
+        self.dependant = analyse(
+            endpoint,
+            path_param_names=frozenset(self.param_convertors),
+            extra_dependencies=self.dependencies,
+        )
+        body_fields = [f for f in self.dependant.all_fields() if f.location == "body"]
+        if len(body_fields) == 1 and not getattr(body_fields[0].param, "embed", False):
+            body_fields[0].whole_body = True
+        self.reads_body = bool(body_fields)
+        self.encodes_json = issubclass(response_class, JSONResponse)
+        self.app = self.handle_request
+
+    async def handle_request(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive, send)
+
+        async def respond(scope: Scope, receive: Receive, send: Send) -> None:
+            await self._respond(request, send)
+
+        await wrap_app_handling_exceptions(respond, request)(scope, receive, send)
+
+    async def _respond(self, request: Request, send: Send) -> None:
+        scope = request.scope
+        body = await self._read_body(request) if self.reads_body else NO_BODY
+        # Teardown of yield-dependencies runs after the response has been sent.
+        async with AsyncExitStack() as stack:
+            solver = Solver(request, stack, _overrides(scope), body)
+            values, errors = await solver.solve(self.dependant)
+            if errors:
+                raise RequestValidationError(errors, body=None if body is NO_BODY else body)
+            result = await solver.call(self.dependant, values)
+            response = result if isinstance(result, Response) else self._response(result)
+            await response(scope, request.receive, send)
+
+    def _response(self, result: Any) -> Response:
+        content = to_jsonable_python(result) if self.encodes_json else result
+        if self.status_code is None:
+            return self.response_class(content)
+        return self.response_class(content, status_code=self.status_code)
+
+    @staticmethod
+    async def _read_body(request: Request) -> Any:
+        raw = await request.body()
+        if not raw:
+            return NO_BODY
+        try:
+            return json.loads(raw)
+        except json.JSONDecodeError as exc:
+            error = {"type": "json_invalid", "loc": ("body", exc.pos), "msg": "JSON decode error", "ctx": {"error": exc.msg}}
+            raise RequestValidationError([error]) from exc
+
+
+class APIWebSocketRoute(WebSocketRoute):
+    """A WebSocket route whose endpoint gets its arguments from the dependency engine.
+
+    The endpoint runs after the handshake's parameters and dependencies are solved; it decides when to accept.
+    A class endpoint (a `WebSocketEndpoint` subclass) is served as it is, as in Starlette.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        endpoint: Callable[..., Any],
+        *,
+        name: str | None = None,
+        dependencies: Sequence[Dependency] | None = None,
+    ) -> None:
+        super().__init__(path, endpoint, name=name)
+        self.dependencies = list(dependencies or [])
+        self.dependant: Dependant | None = None
+        if inspect.isclass(endpoint):
+            return
+        if not inspect.iscoroutinefunction(endpoint):
+            raise TypeError(f"WebSocket endpoint {self.name!r} must be an async function")
+        self.dependant = analyse(
+            endpoint, path_param_names=frozenset(self.param_convertors), extra_dependencies=self.dependencies
+        )
+        body_fields = [f.name for f in self.dependant.all_fields() if f.location == "body"]
+        if body_fields:
+            raise TypeError(f"WebSocket endpoint {self.name!r} cannot take a body parameter: {body_fields}")
+        self.app = self.handle_websocket
+
+    async def handle_websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        websocket = WebSocket(scope, receive, send)
+
+        async def run(scope: Scope, receive: Receive, send: Send) -> None:
+            await self.run(websocket)
+
+        try:
+            await wrap_app_handling_exceptions(run, websocket)(scope, receive, send)
+        except WebSocketDisconnect:
+            pass  # the client went away; there is nobody left to tell
+        except Exception as exc:
+            await close_after_error(websocket, exc)
+
+    async def run(self, websocket: WebSocket) -> None:
+        """Solve the handshake's dependencies and run the endpoint; yield-dependencies end with the connection."""
+        assert self.dependant is not None
+        async with AsyncExitStack() as stack:
+            solver = Solver(websocket, stack, _overrides(websocket.scope))
+            values, errors = await solver.solve(self.dependant)
+            if errors:
+                raise WebSocketRequestValidationError(errors)
+            if websocket.application_state is WebSocketState.DISCONNECTED:
+                return  # a dependency closed the connection itself (the guide's older style)
+            await solver.call(self.dependant, values)
+
+
+async def close_after_error(websocket: WebSocket, exc: Exception) -> None:
+    """Close with a code that says what went wrong: 1007 for undecodable JSON, 1011 for anything else."""
+    if isinstance(exc, json.JSONDecodeError):
+        logger.info("WebSocket %s sent malformed JSON: %s", websocket.url.path, exc)
+        code, reason = status.WS_1007_INVALID_FRAME_PAYLOAD_DATA, f"Invalid JSON: {exc.msg}"
+    else:
+        logger.error("Unhandled exception in WebSocket endpoint %s", websocket.url.path, exc_info=exc)
+        code, reason = status.WS_1011_INTERNAL_ERROR, "Internal server error"
+    try:
+        await refuse(websocket, code, reason)
+    except Exception:  # the transport is gone too: nothing more can be sent
+        logger.debug("could not send close frame to %s", websocket.url.path, exc_info=True)
+
+
+class APIRouter(Router):
+    """A group of routes with a shared prefix and dependencies, included into an app or another router."""
+
+    def __init__(
+        self,
+        *,
+        prefix: str = "",
+        dependencies: Sequence[Dependency] | None = None,
+        routes: Sequence[BaseRoute] | None = None,
+        redirect_slashes: bool = True,
+        lifespan: Lifespan[Any] | None = None,
+    ) -> None:
+        super().__init__(routes=routes, redirect_slashes=redirect_slashes, lifespan=lifespan)
+        assert not prefix or (prefix.startswith("/") and not prefix.endswith("/")), (
+            "a prefix starts with '/' and does not end with '/'"
+        )
+        self.prefix = prefix
+        self.dependencies = list(dependencies or [])
+
+    async def not_found(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket" and "websocket.http.response" in scope.get("extensions", {}):
+            websocket = WebSocket(scope, receive, send)
+            await websocket.send_denial_response(PlainTextResponse("Not Found", status_code=404))
+        elif scope["type"] == "websocket":
+            await WebSocketClose()(scope, receive, send)
+        else:
+            await super().not_found(scope, receive, send)
+
+    # HTTP routes
+
+    def add_api_route(
+        self,
+        path: str,
+        endpoint: Callable[..., Any],
+        *,
+        methods: Sequence[str] | None = None,
+        name: str | None = None,
+        dependencies: Sequence[Dependency] | None = None,
+        status_code: int | None = None,
+        response_class: type[Response] = JSONResponse,
+        include_in_schema: bool = True,
+    ) -> None:
+        self.routes.append(
+            APIRoute(
+                self.prefix + path,
+                endpoint,
+                methods=methods,
+                name=name,
+                dependencies=[*self.dependencies, *(dependencies or [])],
+                status_code=status_code,
+                response_class=response_class,
+                include_in_schema=include_in_schema,
+            )
+        )
+
+    def api_route(
+        self,
+        path: str,
+        *,
+        methods: Sequence[str] | None = None,
+        name: str | None = None,
+        dependencies: Sequence[Dependency] | None = None,
+        status_code: int | None = None,
+        response_class: type[Response] = JSONResponse,
+        include_in_schema: bool = True,
+    ) -> Callable[[DecoratedCallable], DecoratedCallable]:
+        def decorator(func: DecoratedCallable) -> DecoratedCallable:
+            self.add_api_route(
+                path,
+                func,
+                methods=methods,
+                name=name,
+                dependencies=dependencies,
+                status_code=status_code,
+                response_class=response_class,
+                include_in_schema=include_in_schema,
+            )
+            return func
+
+        return decorator
+
+    def get(self, path: str, **options: Any) -> Callable[[DecoratedCallable], DecoratedCallable]:
+        return self.api_route(path, methods=["GET"], **options)
+
+    def post(self, path: str, **options: Any) -> Callable[[DecoratedCallable], DecoratedCallable]:
+        return self.api_route(path, methods=["POST"], **options)
+
+    def put(self, path: str, **options: Any) -> Callable[[DecoratedCallable], DecoratedCallable]:
+        return self.api_route(path, methods=["PUT"], **options)
+
+    def patch(self, path: str, **options: Any) -> Callable[[DecoratedCallable], DecoratedCallable]:
+        return self.api_route(path, methods=["PATCH"], **options)
+
+    def delete(self, path: str, **options: Any) -> Callable[[DecoratedCallable], DecoratedCallable]:
+        return self.api_route(path, methods=["DELETE"], **options)
+
+    # WebSocket routes
+
+    def add_api_websocket_route(
+        self,
+        path: str,
+        endpoint: Callable[..., Any],
+        name: str | None = None,
+        *,
+        dependencies: Sequence[Dependency] | None = None,
+    ) -> None:
+        self.routes.append(
+            APIWebSocketRoute(
+                self.prefix + path,
+                endpoint,
+                name=name,
+                dependencies=[*self.dependencies, *(dependencies or [])],
+            )
+        )
+
+    def websocket(
+        self, path: str, name: str | None = None, *, dependencies: Sequence[Dependency] | None = None
+    ) -> Callable[[DecoratedCallable], DecoratedCallable]:
+        def decorator(func: DecoratedCallable) -> DecoratedCallable:
+            self.add_api_websocket_route(path, func, name=name, dependencies=dependencies)
+            return func
+
+        return decorator
+
+    # Composition
+
+    def include_router(
+        self, router: APIRouter, *, prefix: str = "", dependencies: Sequence[Dependency] | None = None
+    ) -> None:
+        """Add `router`'s routes under `prefix`; dependencies apply outermost first: self, include, router, route."""
+        extra = list(dependencies or [])
+        for route in router.routes:
+            if isinstance(route, APIRoute):
+                self.add_api_route(
+                    prefix + route.path,
+                    route.endpoint,
+                    methods=sorted(route.methods or []),
+                    name=route.name,
+                    dependencies=[*extra, *route.dependencies],
+                    status_code=route.status_code,
+                    response_class=route.response_class,
+                    include_in_schema=route.include_in_schema,
+                )
+            elif isinstance(route, APIWebSocketRoute):
+                self.add_api_websocket_route(
+                    prefix + route.path, route.endpoint, name=route.name, dependencies=[*extra, *route.dependencies]
+                )
+            elif isinstance(route, Route):
+                self.routes.append(Route(self.prefix + prefix + route.path, route.endpoint, methods=route.methods))
+            elif isinstance(route, WebSocketRoute):
+                self.routes.append(WebSocketRoute(self.prefix + prefix + route.path, route.endpoint, name=route.name))
+            elif isinstance(route, Mount):
+                self.routes.append(Mount(self.prefix + prefix + route.path, app=route.app, name=route.name))
+            else:
+                raise TypeError(f"cannot include a {type(route).__name__} under a prefix")
+
+    def mount(self, path: str, app: ASGIApp, name: str | None = None) -> None:
+        self.routes.append(Mount(self.prefix + path, app=app, name=name))

@@ -1,0 +1,37 @@
+"""The test client: Starlette's, with a WebSocket refusal raised from `websocket_connect` as `WebSocketDisconnect`.
+
+wsapi refuses a handshake by accepting and closing at once (so real clients see the code); in tests that refusal
+reads as what it is, a connection that never opened: `with client.websocket_connect(...)` raises.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Self
+
+from starlette import testclient as _starlette
+from starlette.websockets import WebSocketDisconnect
+
+from wsapi.exceptions import REFUSAL_SCOPE_KEY
+
+WebSocketDenialResponse = _starlette.WebSocketDenialResponse
+
+__all__ = ["TestClient", "WebSocketDenialResponse", "WebSocketTestSession"]
+
+
+class WebSocketTestSession(_starlette.WebSocketTestSession):
+    def __enter__(self) -> Self:
+        session = super().__enter__()
+        if REFUSAL_SCOPE_KEY in self.scope:
+            message = self.receive()  # the close frame that follows the accept
+            self.__exit__(None, None, None)
+            self._raise_on_close(message)
+            raise WebSocketDisconnect(*self.scope[REFUSAL_SCOPE_KEY])
+        return session
+
+
+class TestClient(_starlette.TestClient):
+    __test__ = False  # not a pytest test class
+
+    def websocket_connect(self, url: str, subprotocols: Any = None, **kwargs: Any) -> WebSocketTestSession:
+        session = super().websocket_connect(url, subprotocols, **kwargs)
+        return WebSocketTestSession(session.app, session.scope, session.portal_factory)

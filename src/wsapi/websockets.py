@@ -1,0 +1,5 @@
+"""The WebSocket class is Starlette's: wsapi adds behaviour around it (routing, dependencies, close codes), not in it."""
+
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+__all__ = ["WebSocket", "WebSocketDisconnect", "WebSocketState"]
