@@ -23,7 +23,7 @@ def load(name: str) -> ModuleType:
     return module
 
 
-@pytest.mark.parametrize("name", ["tutorial001", "tutorial002", "tutorial003"])
+@pytest.mark.parametrize("name", ["tutorial001", "tutorial002", "tutorial002_an", "tutorial003"])
 def test_examples_only_import_from_wsapi(name: str) -> None:
     source = (GUIDE / f"{name}.py").read_text()
     imports = re.findall(r"^(?:from|import) (\S+)", source, flags=re.MULTILINE)
@@ -41,8 +41,12 @@ def test_tutorial001_serves_the_page_and_echoes() -> None:
             assert ws.receive_text() == f"Message text was: {text}"
 
 
-def test_tutorial002_with_cookie_token_and_query() -> None:
-    client = TestClient(load("tutorial002").app)
+TUTORIAL002 = ["tutorial002", "tutorial002_an"]  # the guide's 2020 version, and today's with Annotated
+
+
+@pytest.mark.parametrize("name", TUTORIAL002)
+def test_tutorial002_with_cookie_token_and_query(name: str) -> None:
+    client = TestClient(load(name).app)
     assert "Item ID" in client.get("/").text
     with client.websocket_connect("/items/foo/ws?token=some-token&q=3") as ws:
         ws.send_text("Hi")
@@ -56,15 +60,17 @@ def test_tutorial002_with_cookie_token_and_query() -> None:
         assert ws.receive_text() == "Message text was: Hi, for item ID: bar"
 
 
-def test_tutorial002_without_credentials_is_closed_with_1008() -> None:
-    client = TestClient(load("tutorial002").app)
+@pytest.mark.parametrize("name", TUTORIAL002)
+def test_tutorial002_without_credentials_is_closed_with_1008(name: str) -> None:
+    client = TestClient(load(name).app)
     with pytest.raises(WebSocketDisconnect) as refused, client.websocket_connect("/items/foo/ws"):
         pytest.fail("the connection must be refused")
     assert refused.value.code == 1008
 
 
-def test_tutorial002_with_a_q_that_is_not_an_int_is_closed_with_1008() -> None:
-    client = TestClient(load("tutorial002").app)
+@pytest.mark.parametrize("name", TUTORIAL002)
+def test_tutorial002_with_a_q_that_is_not_an_int_is_closed_with_1008(name: str) -> None:
+    client = TestClient(load(name).app)
     with pytest.raises(WebSocketDisconnect) as refused, client.websocket_connect("/items/foo/ws?token=t&q=x"):
         pass
     assert refused.value.code == 1008
