@@ -1,0 +1,185 @@
+"""Run the benchmark suite: every variant (benchmarks/apps/*.py) under every scenario, then print the tables.
+
+    python -m benchmarks.run [--quick] [--duration S] [--variants raw,wsapi] [--scenarios echo,handshake]
+
+Each (scenario, variant) pair gets a fresh uvicorn process pinned to one core, with the client processes on the
+other cores; every figure is printed with its ratio to the raw-ASGI variant measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import importlib.util
+import os
+import platform
+import resource
+import sys
+from importlib import metadata
+from pathlib import Path
+
+from benchmarks.scenarios import SCENARIOS, Outcome, Settings
+from benchmarks.server import UVICORN_OPTIONS, serve
+
+APPS = Path(__file__).resolve().parent / "apps"
+BASELINE = "raw"
+PACKAGES = ("wsapi", "starlette", "fastapi", "litestar", "uvicorn", "uvloop", "websockets", "pydantic", "picows")
+CLIENT_BOUND = 0.9  # client busy cores per client core above which the client, not the server, may be the limit
+
+
+def variants() -> list[str]:
+    """The variants, one per app file: the raw floor first, wsapi last, the peers in between."""
+    names = [p.stem for p in APPS.glob("*.py") if p.stem != "__init__"]
+    return sorted(names, key=lambda name: (name != BASELINE, name == "wsapi", name))
+
+
+def installed(variant: str) -> bool:
+    """A variant is named after the package it benchmarks; raw needs none."""
+    return variant == BASELINE or importlib.util.find_spec(variant) is not None
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="a smoke run of about a minute: 2 s windows, 1000 idle")
+    parser.add_argument("--duration", type=float, help="seconds of measured load per variant and scenario")
+    parser.add_argument("--idle-connections", type=int, help="idle connections in the memory scenario")
+    parser.add_argument("--variants", help=f"comma-separated, from: {','.join(variants())}")
+    parser.add_argument("--scenarios", help=f"comma-separated, from: {','.join(SCENARIOS)}")
+    args = parser.parse_args(argv)
+    args.variants = _choose(parser, "variant", args.variants, variants())
+    args.scenarios = _choose(parser, "scenario", args.scenarios, list(SCENARIOS))
+    return args
+
+
+def _choose(parser: argparse.ArgumentParser, what: str, given: str | None, known: list[str]) -> list[str]:
+    if given is None:
+        return known
+    chosen = [name.strip() for name in given.split(",") if name.strip()]
+    unknown = [name for name in chosen if name not in known]
+    if unknown:
+        parser.error(f"unknown {what}(s): {', '.join(unknown)}; known: {', '.join(known)}")
+    return [name for name in known if name in chosen]
+
+
+def settings_for(args: argparse.Namespace, client_cpus: frozenset[int]) -> Settings:
+    return Settings(
+        duration=args.duration or (2.0 if args.quick else 8.0),
+        echo_connections=50,
+        handshake_concurrency=50,
+        idle_connections=args.idle_connections or (1000 if args.quick else 3000),
+        client_processes=max(2, len(client_cpus)),
+        client_cpus=client_cpus,
+    )
+
+
+def split_cpus() -> tuple[frozenset[int], frozenset[int]]:
+    """The first usable core for the server, the rest for the clients (all of them on a one-core machine)."""
+    cpus = sorted(os.sched_getaffinity(0))
+    server = frozenset(cpus[:1])
+    return server, frozenset(cpus[1:]) or server
+
+
+def raise_fd_limit(needed: int) -> None:
+    """Idle connections need a descriptor each, in the server and in the clients (who inherit this limit)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        if hard != resource.RLIM_INFINITY and hard < needed:
+            sys.exit(f"RLIMIT_NOFILE hard limit {hard} < {needed} descriptors needed: lower --idle-connections")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))
+
+
+def header(settings: Settings, server_cpus: frozenset[int]) -> str:
+    versions = []
+    for package in PACKAGES:
+        try:
+            versions.append(f"{package} {metadata.version(package)}")
+        except metadata.PackageNotFoundError:
+            versions.append(f"{package} (not installed)")
+    return "\n".join(
+        [
+            f"# wsapi benchmarks, {datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}",
+            "",
+            f"- machine: {_cpu_model()}, {os.cpu_count()} cores, Linux {platform.release()}",
+            f"- Python {platform.python_version()}; {'; '.join(versions)}",
+            f"- uvicorn {' '.join(UVICORN_OPTIONS)}; server on core {_cores(server_cpus)}, "
+            f"{settings.client_processes} client processes (picows, uvloop) on core {_cores(settings.client_cpus)}",
+            f"- {settings.duration:g} s of load per variant and scenario",
+        ]
+    )
+
+
+def _cores(cpus: frozenset[int]) -> str:
+    return ",".join(str(c) for c in sorted(cpus))
+
+
+def _cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown CPU"
+
+
+def table(name: str, results: dict[str, Outcome | str], client_cores: int) -> str:
+    """A Markdown table: one row per variant, each figure followed by its ratio to the baseline."""
+    description = (SCENARIOS[name].__doc__ or "").strip().splitlines()[0]
+    outcomes = [o for o in results.values() if isinstance(o, Outcome)]
+    if not outcomes:
+        return f"## {name}\n\n" + "\n".join(f"- {v}: {r}" for v, r in results.items())
+    names = [f.name for f in outcomes[0].figures]
+    columns = ["variant"]
+    for figure_name in names:
+        columns += [figure_name, "x raw"]
+    with_cpu = outcomes[0].server_cpu is not None
+    if with_cpu:
+        columns += ["server CPU", "client CPU"]
+    columns.append("errors")
+    rows = [columns, ["---"] + ["---:"] * (len(columns) - 1)]
+    baseline = results.get(BASELINE)
+    notes = []
+    for variant, outcome in results.items():
+        if isinstance(outcome, str):
+            notes.append(f"- {variant}: {outcome}")
+            continue
+        row = [variant]
+        for i, figure in enumerate(outcome.figures):
+            row.append(f"{figure.value:,.{figure.digits}f}")
+            base = baseline.figures[i].value if isinstance(baseline, Outcome) else None
+            row.append(f"{figure.value / base:.2f}" if base else "-")
+        if with_cpu:
+            assert outcome.server_cpu is not None and outcome.client_cpu is not None
+            bound = outcome.client_cpu >= CLIENT_BOUND * client_cores
+            row += [f"{outcome.server_cpu:.0%}", f"{outcome.client_cpu:.0%}" + (" (!)" if bound else "")]
+        row.append(str(outcome.errors))
+        rows.append(row)
+    lines = [f"## {name}: {description}", "", *("| " + " | ".join(r) + " |" for r in rows)]
+    if any(o.client_cpu is not None and o.client_cpu >= CLIENT_BOUND * client_cores for o in outcomes):
+        notes.append("- (!) the clients' cores were nearly saturated: that variant's rate may be client-bound")
+    return "\n".join([*lines, "", *notes]).rstrip()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    server_cpus, client_cpus = split_cpus()
+    settings = settings_for(args, client_cpus)
+    raise_fd_limit(settings.idle_connections + 1024)
+    print(header(settings, server_cpus), flush=True)
+    failed = False
+    for name in args.scenarios:
+        results: dict[str, Outcome | str] = {}
+        for variant in args.variants:
+            if not installed(variant):
+                results[variant] = f"skipped: {variant} is not installed (pip install -r benchmarks/requirements.txt)"
+                continue
+            print(f"# {name}: {variant} ...", file=sys.stderr, flush=True)
+            try:
+                with serve(variant, set(server_cpus)) as server:
+                    results[variant] = SCENARIOS[name](server, settings)
+            except Exception as exc:
+                failed = True
+                results[variant] = f"failed: {type(exc).__name__}: {exc}"
+        print("\n" + table(name, results, len(client_cpus)), flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
