@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from typing import Any
 
@@ -58,17 +58,20 @@ class Solver:
             values[name] = self.conn if special is Special.CONNECTION else dependant.scopes_object
         return values, errors
 
-    async def call(self, dependant: Dependant, values: dict[str, Any]) -> Any:
+    def call(self, dependant: Dependant, values: dict[str, Any]) -> Awaitable[Any]:
+        """What to await to call `dependant`: an async callable's own coroutine, not one wrapping it, because a
+        WebSocket endpoint's frames are kept for the whole connection and walked on every resume."""
         call = dependant.call
         assert call is not None
         kind = dependant.kind
         if kind is CallKind.ASYNC:
-            return await call(**values)
+            coroutine: Awaitable[Any] = call(**values)
+            return coroutine
         if kind is CallKind.SYNC:
-            return await run_in_threadpool(call, **values)
+            return run_in_threadpool(call, **values)
         if kind is CallKind.ASYNC_GENERATOR:
-            return await self.stack.enter_async_context(asynccontextmanager(call)(**values))
-        return await self.stack.enter_async_context(_in_threadpool(contextmanager(call)(**values)))
+            return self.stack.enter_async_context(asynccontextmanager(call)(**values))
+        return self.stack.enter_async_context(_in_threadpool(contextmanager(call)(**values)))
 
     def _validate(self, dependant: Dependant, values: dict[str, Any]) -> Errors:
         raw: dict[str, Any] = {}
