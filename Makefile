@@ -28,4 +28,4 @@ system-deps:
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install -q -r benchmarks/requirements.txt
-	$(BIN)/python benchmarks/run.py
+	$(BIN)/python -m benchmarks.run

@@ -24,7 +24,7 @@ from benchmarks.server import UVICORN_OPTIONS, serve
 APPS = Path(__file__).resolve().parent / "apps"
 BASELINE = "raw"
 PACKAGES = ("wsapi", "starlette", "fastapi", "litestar", "uvicorn", "uvloop", "websockets", "pydantic", "picows")
-CLIENT_BOUND = 0.9  # client busy cores per client core above which the client, not the server, may be the limit
+SATURATED = 0.9  # busy cores per core above which a side counts as saturated
 
 
 def variants() -> list[str]:
@@ -119,23 +119,22 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown CPU"
 
 
-def table(name: str, results: dict[str, Outcome | str], client_cores: int) -> str:
+def table(name: str, results: dict[str, Outcome | str], settings: Settings) -> str:
     """A Markdown table: one row per variant, each figure followed by its ratio to the baseline."""
-    description = (SCENARIOS[name].__doc__ or "").strip().splitlines()[0]
+    description = " ".join((SCENARIOS[name].__doc__ or "").split()).format(settings=settings)
     outcomes = [o for o in results.values() if isinstance(o, Outcome)]
     if not outcomes:
-        return f"## {name}\n\n" + "\n".join(f"- {v}: {r}" for v, r in results.items())
-    names = [f.name for f in outcomes[0].figures]
+        return f"## {name}: {description}\n\n" + "\n".join(f"- {v}: {r}" for v, r in results.items())
     columns = ["variant"]
-    for figure_name in names:
-        columns += [figure_name, "x raw"]
+    for figure in outcomes[0].figures:
+        columns += [figure.name, "x raw"]
     with_cpu = outcomes[0].server_cpu is not None
     if with_cpu:
         columns += ["server CPU", "client CPU"]
     columns.append("errors")
     rows = [columns, ["---"] + ["---:"] * (len(columns) - 1)]
     baseline = results.get(BASELINE)
-    notes = []
+    notes: list[str] = []
     for variant, outcome in results.items():
         if isinstance(outcome, str):
             notes.append(f"- {variant}: {outcome}")
@@ -146,15 +145,31 @@ def table(name: str, results: dict[str, Outcome | str], client_cores: int) -> st
             base = baseline.figures[i].value if isinstance(baseline, Outcome) else None
             row.append(f"{figure.value / base:.2f}" if base else "-")
         if with_cpu:
-            assert outcome.server_cpu is not None and outcome.client_cpu is not None
-            bound = outcome.client_cpu >= CLIENT_BOUND * client_cores
-            row += [f"{outcome.server_cpu:.0%}", f"{outcome.client_cpu:.0%}" + (" (!)" if bound else "")]
+            row += _cpu_cells(outcome, len(settings.client_cpus), notes)
         row.append(str(outcome.errors))
         rows.append(row)
     lines = [f"## {name}: {description}", "", *("| " + " | ".join(r) + " |" for r in rows)]
-    if any(o.client_cpu is not None and o.client_cpu >= CLIENT_BOUND * client_cores for o in outcomes):
-        notes.append("- (!) the clients' cores were nearly saturated: that variant's rate may be client-bound")
-    return "\n".join([*lines, "", *notes]).rstrip()
+    return "\n".join([*lines, "", *dict.fromkeys(notes)]).rstrip()
+
+
+def _cpu_cells(outcome: Outcome, client_cores: int, notes: list[str]) -> list[str]:
+    """The server's and the clients' busy cores, marked where the server was not the only limit."""
+    assert outcome.server_cpu is not None and outcome.client_cpu is not None
+    server = f"{outcome.server_cpu:.0%}"
+    client = f"{outcome.client_cpu:.0%}"
+    if outcome.server_cpu < SATURATED:
+        server += " (*)"
+        notes.append(
+            "- (*) the server's core was not saturated (another process took CPU, or the clients were the limit):"
+            " its rates are low by that much; compare the per-server-CPU-second figures"
+        )
+    if outcome.client_cpu >= SATURATED * client_cores:
+        client += " (!)"
+        notes.append(
+            "- (!) the clients' cores were nearly saturated, so the rates may be partly client-bound;"
+            " the per-server-CPU-second figures are not affected by that"
+        )
+    return [server, client]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -177,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
             except Exception as exc:
                 failed = True
                 results[variant] = f"failed: {type(exc).__name__}: {exc}"
-        print("\n" + table(name, results, len(client_cpus)), flush=True)
+        print("\n" + table(name, results, settings), flush=True)
     return 1 if failed else 0
 
 

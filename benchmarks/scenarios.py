@@ -1,5 +1,7 @@
 """Scenarios: a scenario is a function `(server, settings) -> Outcome`, registered by name with `@scenario`.
 
+Its docstring, formatted with `settings`, heads its table.
+
 Each one drives bounded load at a freshly started server from client processes, and returns its figures together
 with the CPU the server and the clients used, so a reader can tell whether the client had headroom.
 """
@@ -71,7 +73,7 @@ def _percentile(ordered: list[int], fraction: float) -> float:
 
 @scenario("echo")
 def echo(server: Server, settings: Settings) -> Outcome:
-    """`echo_connections` connections doing request/response round trips of a 32-byte text message."""
+    """{settings.echo_connections} connections doing request/response round trips of a 32-byte text message."""
     parts = split(settings.echo_connections, settings.client_processes)
     args = [(server.url("/echo"), n, settings.duration, ECHO_PAYLOAD) for n in parts]
     with Clients(echo_job, args, settings.client_cpus) as clients:
@@ -94,7 +96,8 @@ def echo(server: Server, settings: Settings) -> Outcome:
 
 @scenario("handshake")
 def handshake(server: Server, settings: Settings) -> Outcome:
-    """Connect with a path param, query token, header and cookie; read one message; answer the server's close."""
+    """{settings.handshake_concurrency} clients connecting with a path param, query token, header and cookie,
+    reading the one message and answering the server's close, one connection after another."""
     parts = split(settings.handshake_concurrency, settings.client_processes)
     args = [(server.url(""), n, settings.duration) for n in parts]
     with Clients(handshake_job, args, settings.client_cpus) as clients:
@@ -114,7 +117,7 @@ def handshake(server: Server, settings: Settings) -> Outcome:
 
 @scenario("memory")
 def memory(server: Server, settings: Settings) -> Outcome:
-    """RSS growth of the server for `idle_connections` idle echo connections, after a first batch as the baseline."""
+    """The server's RSS growth for {settings.idle_connections} idle connections, over a first batch's baseline."""
     parts = split(settings.idle_connections, settings.client_processes)
     first = max(1, 50 // len(parts))  # the baseline batch: one-time allocations are not counted per connection
     args = [(server.url("/echo"), [first, n], 100) for n in parts]
