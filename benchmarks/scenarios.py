@@ -11,8 +11,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
-from benchmarks.clients import Clients, Report, echo_job, handshake_job, idle_job, split
+from benchmarks.clients import Clients, Job, Report, echo_job, handshake_job, idle_job, split
 from benchmarks.server import Server
 
 ECHO_PAYLOAD = b"0123456789abcdef0123456789abcdef"  # a small text message: 32 ASCII bytes
@@ -45,6 +46,14 @@ class Outcome:
     notes: list[str] = field(default_factory=list)
 
 
+@dataclass
+class Measured:
+    """A rate scenario's outcome, with the client reports it came from."""
+
+    outcome: Outcome
+    reports: list[Report]
+
+
 Scenario = Callable[[Server, Settings], Outcome]
 SCENARIOS: dict[str, Scenario] = {}
 
@@ -57,14 +66,27 @@ def scenario(name: str) -> Callable[[Scenario], Scenario]:
     return register
 
 
-def _measured_window(server: Server, clients: Clients, duration: float) -> tuple[list[Report], float]:
-    """Start the prepared clients; returns their reports and the server's busy cores over the window."""
-    cpu = server.cpu_seconds()
-    start = time.monotonic()
-    clients.go()
-    time.sleep(duration)
-    server_cpu = (server.cpu_seconds() - cpu) / (time.monotonic() - start)
-    return clients.reports(timeout=duration + 60), server_cpu
+def _rate(server: Server, settings: Settings, job: Job, args: list[tuple[Any, ...]], unit: str) -> Measured:
+    """Run `job` in the client processes for one window: its rate, and its rate per second of server CPU."""
+    with Clients(job, args, settings.client_cpus) as clients:
+        clients.wait_ready()
+        cpu = server.cpu_seconds()
+        start = time.monotonic()
+        clients.go()
+        time.sleep(settings.duration)
+        server_cpu = (server.cpu_seconds() - cpu) / (time.monotonic() - start)
+        reports = clients.reports(timeout=settings.duration + 60)
+    count = sum(r.count for r in reports)
+    outcome = Outcome(
+        figures=[
+            Figure(f"{unit}/s", count / settings.duration, True),
+            Figure(f"{unit} per server CPU-s", count / (server_cpu * settings.duration), True),
+        ],
+        server_cpu=server_cpu,
+        client_cpu=sum(r.cpu_seconds for r in reports) / settings.duration,
+        errors=sum(r.errors for r in reports),
+    )
+    return Measured(outcome, reports)
 
 
 def _percentile(ordered: list[int], fraction: float) -> float:
@@ -76,22 +98,13 @@ def echo(server: Server, settings: Settings) -> Outcome:
     """{settings.echo_connections} connections doing request/response round trips of a 32-byte text message."""
     parts = split(settings.echo_connections, settings.client_processes)
     args = [(server.url("/echo"), n, settings.duration, ECHO_PAYLOAD) for n in parts]
-    with Clients(echo_job, args, settings.client_cpus) as clients:
-        clients.wait_ready()
-        reports, server_cpu = _measured_window(server, clients, settings.duration)
-    count = sum(r.count for r in reports)
-    latencies = sorted(latency for r in reports for latency in r.latencies_ns)
-    return Outcome(
-        figures=[
-            Figure("msgs/s", count / settings.duration, True),
-            Figure("p50 ms", _percentile(latencies, 0.50) / 1e6, False, 2),
-            Figure("p99 ms", _percentile(latencies, 0.99) / 1e6, False, 2),
-            Figure("msgs per server CPU-s", count / (server_cpu * settings.duration), True),
-        ],
-        server_cpu=server_cpu,
-        client_cpu=sum(r.cpu_seconds for r in reports) / settings.duration,
-        errors=sum(r.errors for r in reports),
-    )
+    measured = _rate(server, settings, echo_job, args, "msgs")
+    latencies = sorted(latency for r in measured.reports for latency in r.latencies_ns)
+    measured.outcome.figures[1:1] = [
+        Figure("p50 ms", _percentile(latencies, 0.50) / 1e6, False, 2),
+        Figure("p99 ms", _percentile(latencies, 0.99) / 1e6, False, 2),
+    ]
+    return measured.outcome
 
 
 @scenario("handshake")
@@ -100,19 +113,7 @@ def handshake(server: Server, settings: Settings) -> Outcome:
     reading the one message and answering the server's close, one connection after another."""
     parts = split(settings.handshake_concurrency, settings.client_processes)
     args = [(server.url(""), n, settings.duration) for n in parts]
-    with Clients(handshake_job, args, settings.client_cpus) as clients:
-        clients.wait_ready()
-        reports, server_cpu = _measured_window(server, clients, settings.duration)
-    count = sum(r.count for r in reports)
-    return Outcome(
-        figures=[
-            Figure("conns/s", count / settings.duration, True),
-            Figure("conns per server CPU-s", count / (server_cpu * settings.duration), True),
-        ],
-        server_cpu=server_cpu,
-        client_cpu=sum(r.cpu_seconds for r in reports) / settings.duration,
-        errors=sum(r.errors for r in reports),
-    )
+    return _rate(server, settings, handshake_job, args, "conns").outcome
 
 
 @scenario("memory")
