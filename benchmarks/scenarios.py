@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from benchmarks.clients import Clients, Job, Report, echo_job, handshake_job, idle_job, split
@@ -43,7 +43,6 @@ class Outcome:
     server_cpu: float | None = None  # cores busy on average during the window: 1.0 is one core saturated
     client_cpu: float | None = None
     errors: int = 0
-    notes: list[str] = field(default_factory=list)
 
 
 @dataclass
