@@ -21,7 +21,8 @@ ECHO_PAYLOAD = b"0123456789abcdef0123456789abcdef"  # a small text message: 32 A
 
 @dataclass(frozen=True)
 class Settings:
-    duration: float  # seconds of measured load per variant and scenario
+    duration: float  # seconds of measured load per variant and scenario, in each round
+    rounds: int
     echo_connections: int
     handshake_concurrency: int
     idle_connections: int
