@@ -11,6 +11,7 @@ import argparse
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from benchmarks.run import raise_fd_limit, settings_for, split_cpus, variants
@@ -23,12 +24,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("variant", choices=variants())
     parser.add_argument("scenario", choices=list(SCENARIOS))
     parser.add_argument("--duration", type=float, default=6.0)
-    parser.add_argument("--output", type=Path, help="default: <variant>-<scenario>.svg")
+    parser.add_argument("--output", type=Path, help="default: <temp dir>/wsapi-<variant>-<scenario>.svg")
     args = parser.parse_args(argv)
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     if not Path(py_spy).exists():
         sys.exit("py-spy is not installed: pip install -r benchmarks/requirements.txt")
-    output = args.output or Path(f"{args.variant}-{args.scenario}.svg")
+    output = args.output or Path(tempfile.gettempdir()) / f"wsapi-{args.variant}-{args.scenario}.svg"
     server_cpus, client_cpus = split_cpus()
     options = argparse.Namespace(quick=False, duration=args.duration, rounds=1, idle_connections=None)
     settings = settings_for(options, client_cpus)
