@@ -6,7 +6,7 @@ import enum
 from functools import cached_property
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import TypeAdapter
 
@@ -41,6 +41,11 @@ class ParamField:
     @property
     def required(self) -> bool:
         return self.param.required
+
+    @property
+    def annotated_type(self) -> Any:
+        """The parameter's type with its constraints and docs attached, as pydantic validates and describes it."""
+        return Annotated[self.annotation, self.param.field_info]
 
     def default_value(self) -> Any:
         if self.param.default_factory is not None:
