@@ -31,6 +31,7 @@ from wsapi.exceptions import REFUSAL_SCOPE_KEY
 WebSocketDenialResponse = _starlette.WebSocketDenialResponse
 
 RECEIVE_TIMEOUT = 5.0
+CLOSE_GRACE = 1.0
 
 __all__ = [
     "AsyncTestClient",
@@ -48,6 +49,14 @@ def _envelope(type: str, data: Any, id: Any) -> str:
     if data is not None:
         frame["data"] = data
     return json.dumps(frame)
+
+
+def _unanswered(type: str, id: int, timeout: float) -> TimeoutError:
+    return TimeoutError(f"no answer to {type!r} (id {id}) within {timeout:g}s")
+
+
+def _waited(timeout: float) -> TimeoutError:
+    return TimeoutError(f"nothing received from the server within {timeout:g}s")
 
 
 def _closed(message: Message) -> WebSocketDisconnect:
@@ -90,7 +99,7 @@ class WebSocketTestSession(_starlette.WebSocketTestSession):
                 message: Message = await self._send_rx.receive()  # Starlette's stream of messages from the app
                 return message
         except TimeoutError:
-            raise TimeoutError(f"nothing received from the server within {timeout}s") from None
+            raise _waited(timeout) from None
 
     def send_message(self, type: str, data: Any = None, *, id: Any = None) -> None:
         """Send a typed message; `data=None` leaves `data` out of the envelope."""
@@ -108,7 +117,11 @@ class WebSocketTestSession(_starlette.WebSocketTestSession):
         self.send_message(type, data, id=id)
         deadline = time.monotonic() + timeout
         while True:
-            frame = self._frames.decode(self.receive_within(max(deadline - time.monotonic(), 0)))
+            try:
+                message = self.receive_within(max(deadline - time.monotonic(), 0))
+            except TimeoutError:
+                raise _unanswered(type, id, timeout) from None
+            frame = self._frames.decode(message)
             if frame.get("id") == id:
                 return frame
             self._frames.put_aside.append(frame)
@@ -161,7 +174,8 @@ class AsyncWebSocketTestSession:
         await self._stop(exc_info[1])
 
     async def _stop(self, in_flight: BaseException | None) -> None:
-        with anyio.move_on_after(RECEIVE_TIMEOUT):  # let the app see the disconnect and finish
+        # The app gets a moment to see the disconnect and finish (its disconnect hooks run); then it is cancelled.
+        with anyio.move_on_after(CLOSE_GRACE):
             await self._finished.wait()
         self._tasks.cancel_scope.cancel()
         await self._tasks.__aexit__(None, None, None)
@@ -207,7 +221,7 @@ class AsyncWebSocketTestSession:
                 message: Message = await self._from_app.receive()
                 return message
         except TimeoutError:
-            raise TimeoutError(f"nothing received from the server within {timeout}s") from None
+            raise _waited(timeout) from None
         except anyio.EndOfStream:
             if self._app_error is not None:
                 raise self._app_error from None
@@ -244,12 +258,13 @@ class AsyncWebSocketTestSession:
         """Send a typed message with a fresh id and return the frame that answers it."""
         id = next(self._frames.ids)
         await self.send_message(type, data, id=id)
-        with anyio.fail_after(timeout):
+        with anyio.move_on_after(timeout):
             while True:
                 frame = self._frames.decode(await self.receive(timeout=math.inf))
                 if frame.get("id") == id:
                     return frame
                 self._frames.put_aside.append(frame)
+        raise _unanswered(type, id, timeout)
 
 
 class AsyncTestClient(httpx.AsyncClient):

@@ -46,7 +46,8 @@ def _websocket_routes(routes: Sequence[BaseRoute], prefix: str) -> Iterator[tupl
         if isinstance(route, WebSocketRoute):
             yield prefix + route.path_format, route
         elif isinstance(route, Mount):
-            yield from _websocket_routes(route.routes, prefix + route.path_format)
+            # `path_format` would end in the mount's catch-all `{path}`; the path, without convertors, does not.
+            yield from _websocket_routes(route.routes, prefix + re.sub(r"{(\w+):\w+}", r"{\1}", route.path))
 
 
 def _key(name: str) -> str:
