@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from contextlib import asynccontextmanager, contextmanager
 from functools import cached_property
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -80,6 +81,14 @@ class Dependant:
     @cached_property
     def scopes_object(self) -> SecurityScopes:
         return SecurityScopes(self.security_scopes)
+
+    @cached_property
+    def context_manager(self) -> Callable[..., Any]:
+        """A generator dependency's `call` as a context manager factory, wrapped once rather than per solve."""
+        assert self.call is not None
+        if self.kind is CallKind.ASYNC_GENERATOR:
+            return asynccontextmanager(self.call)
+        return contextmanager(self.call)
 
     def walk(self) -> list[Dependant]:
         """This dependant and every sub-dependant, depth first."""
