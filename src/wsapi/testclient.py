@@ -59,8 +59,11 @@ def _waited(timeout: float) -> TimeoutError:
     return TimeoutError(f"nothing received from the server within {timeout:g}s")
 
 
-def _closed(message: Message) -> WebSocketDisconnect:
-    return WebSocketDisconnect(message.get("code", 1000), message.get("reason", ""))
+def _unless_closed(message: Message) -> Message:
+    """`message`, or `WebSocketDisconnect` with the code and reason if it is the server's close frame."""
+    if message["type"] == "websocket.close":
+        raise WebSocketDisconnect(message.get("code", 1000), message.get("reason", ""))
+    return message
 
 
 class _Frames:
@@ -72,9 +75,7 @@ class _Frames:
 
     @staticmethod
     def decode(message: Message) -> dict[str, Any]:
-        if message["type"] == "websocket.close":
-            raise _closed(message)
-        frame: dict[str, Any] = json.loads(message["text"])
+        frame: dict[str, Any] = json.loads(_unless_closed(message)["text"])
         return frame
 
 
@@ -157,8 +158,7 @@ class AsyncWebSocketTestSession:
             message = await self.receive()
             if message["type"] == "websocket.http.response.start":
                 raise await self._denial(message)
-            if message["type"] == "websocket.close":
-                raise _closed(message)
+            _unless_closed(message)
             if REFUSAL_SCOPE_KEY in self.scope:
                 await self.receive()  # the close frame that follows the accept
                 raise WebSocketDisconnect(*self.scope[REFUSAL_SCOPE_KEY])
@@ -228,17 +228,11 @@ class AsyncWebSocketTestSession:
             raise WebSocketDisconnect(1006, "the application ended without closing the connection") from None
 
     async def receive_text(self, *, timeout: float = RECEIVE_TIMEOUT) -> str:
-        message = await self.receive(timeout=timeout)
-        if message["type"] == "websocket.close":
-            raise _closed(message)
-        text: str = message["text"]
+        text: str = _unless_closed(await self.receive(timeout=timeout))["text"]
         return text
 
     async def receive_bytes(self, *, timeout: float = RECEIVE_TIMEOUT) -> bytes:
-        message = await self.receive(timeout=timeout)
-        if message["type"] == "websocket.close":
-            raise _closed(message)
-        data: bytes = message["bytes"]
+        data: bytes = _unless_closed(await self.receive(timeout=timeout))["bytes"]
         return data
 
     async def receive_json(self, *, timeout: float = RECEIVE_TIMEOUT) -> Any:

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from starlette.routing import Router, WebSocketRoute
 
 from tests.messages.servers import ROOT, uvicorn_server
-from wsapi import Cookie, Depends, Header, MessageRouter, Security, WebSocket, WsAPI
+from wsapi import Cookie, Depends, Header, MessageRouter, Security, WebSocket, WebSocketEndpoint, WsAPI
 from wsapi import Path as PathParam
 from wsapi.security import APIKeyQuery, HTTPBearer, OAuth2PasswordBearer
 
@@ -82,6 +82,11 @@ def documented_app() -> WsAPI:
         credentials: Any = Depends(bearer),
     ) -> None:
         """Items, the FastAPI guide's way."""
+
+    class Counter(WebSocketEndpoint):
+        encoding = "json"
+
+    app.add_api_websocket_route("/counter", Counter)
 
     async def plain(websocket: WebSocket) -> None: ...
 

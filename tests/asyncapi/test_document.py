@@ -45,7 +45,12 @@ def test_info_and_the_server_the_request_came_in_on(document: dict[str, Any]) ->
 
 def test_every_websocket_route_is_a_channel(document: dict[str, Any]) -> None:
     addresses = {key: channel["address"] for key, channel in document["channels"].items()}
-    assert addresses == {"rooms_room": "/rooms/{room}", "items": "/items/{item_id}/ws", "legacy": "/legacy/ws"}
+    assert addresses == {
+        "rooms_room": "/rooms/{room}",
+        "items": "/items/{item_id}/ws",
+        "Counter": "/counter",
+        "legacy": "/legacy/ws",
+    }
 
 
 def test_handshake_parameters_come_from_the_dependencies(document: dict[str, Any]) -> None:
@@ -98,6 +103,8 @@ def test_a_plain_route_has_one_receive_operation_without_messages(document: dict
         "summary": "Frames are not declared for this route.",
     }
     assert "messages" not in document["channels"]["legacy"]
+    # A WebSocketEndpoint class without a docstring does not borrow its base class's.
+    assert document["operations"]["Counter.receive"]["summary"] == "Frames are not declared for this route."
 
 
 def test_handlers_are_receive_operations_with_their_reply(document: dict[str, Any]) -> None:

@@ -27,6 +27,7 @@ def test_text_that_is_not_json(client: TestClient) -> None:
         assert "id" not in frame
         assert error(frame)["code"] == "invalid_json"
         assert error(frame)["errors"][0]["type"] == "json_invalid"
+        assert "input" not in error(frame)["errors"][0]  # the frame is not echoed back
         still_open(ws)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.messages.conftest import Recorder
-from wsapi import WebSocketDisconnect, WsAPI
+from wsapi import MessageRouter, WebSocketDisconnect, WsAPI, status
 from wsapi.testclient import TestClient
 
 
@@ -89,3 +89,17 @@ def test_dependency_overrides_apply_per_message(recorded: tuple[WsAPI, Recorder]
 
 def test_the_route_is_named_after_its_path(client: TestClient) -> None:
     assert client.app.url_path_for("ws") == "/ws"  # type: ignore[attr-defined]
+
+
+def test_a_connect_hook_that_raises_closes_with_1011() -> None:
+    router = MessageRouter()
+
+    @router.on_connect
+    async def broken() -> None:
+        raise RuntimeError("no database")
+
+    app = WsAPI()
+    app.add_api_websocket_route("/ws", router)
+    with TestClient(app) as client, pytest.raises(WebSocketDisconnect) as closed, client.websocket_connect("/ws"):
+        pass  # pragma: no cover
+    assert closed.value.code == status.WS_1011_INTERNAL_ERROR

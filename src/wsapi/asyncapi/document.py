@@ -56,7 +56,8 @@ def _key(name: str) -> str:
 
 
 def _summary(call: Any) -> dict[str, str]:
-    doc = inspect.getdoc(call) if call is not None else None
+    """Summary and description from a docstring (its own: `inspect.getdoc` would lend a class its base's)."""
+    doc = inspect.cleandoc(call.__doc__ or "")
     if not doc:
         return {}
     summary, _, rest = doc.partition("\n")
@@ -109,15 +110,15 @@ class _Builder:
         while channel_id in self.channels:
             channel_id += "_"
         ref = {"$ref": f"#/channels/{channel_id}"}
-        dependants: list[Dependant] = []
+        # The route's own dependant is the endpoint's, or the connect hook's; it is solved once per connection.
+        connection = route.dependant if isinstance(route, APIWebSocketRoute) else None
         dispatcher = route.dispatcher if isinstance(route, APIWebSocketRoute) else None
-        if isinstance(route, APIWebSocketRoute) and route.dependant is not None:
-            dependants.append(route.dependant)
+        dependants = [connection] if connection else []
         if dispatcher is not None:
             dependants += [d for d in (dispatcher.disconnect, *(p.extras for p in dispatcher.handlers.values())) if d]
         channel: dict[str, Any] = {"address": address, **self._connection(route, dependants)}
         self.channels[channel_id] = channel
-        connection_security = self._security(dependants[:1])
+        connection_security = self._security([connection] if connection else [])
         if dispatcher is None:
             endpoint = route.endpoint
             self.operations[f"{channel_id}.receive"] = {

@@ -185,7 +185,8 @@ class Dispatcher:
         try:
             envelope = ENVELOPE.validate_json(text)
         except ValidationError as exc:
-            errors = exc.errors(include_url=False)
+            # Without `input`: that would echo the whole frame back.
+            errors = exc.errors(include_url=False, include_input=False)
             if errors[0]["type"] == "json_invalid":
                 raise _Rejected(ErrorCode.INVALID_JSON, "Frame is not valid JSON", errors) from None
             raise _Rejected(

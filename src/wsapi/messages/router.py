@@ -20,10 +20,9 @@ DEFAULT_MAX_BAD_MESSAGES = 10
 
 @dataclass(frozen=True, eq=False)
 class Outbound:
-    """A declared server-to-client message: its schema, and its envelope's start encoded once."""
+    """A declared server-to-client message: its validator (and schema), and its envelope's start encoded once."""
 
     type: str
-    schema: Any
     adapter: TypeAdapter[Any]
     prefix: bytes
     description: str | None
@@ -81,7 +80,7 @@ class MessageRouter:
         """Declare a server-to-client message: documented, and validated by `send` when the app runs in debug mode."""
         if type in (ACK, ERROR) or type.endswith(REPLY_SUFFIX) or type in self.outbound:
             raise ValueError(f"server message type {type!r} is reserved or already declared")
-        self.outbound[type] = Outbound(type, schema, TypeAdapter(schema), type_prefix(type), description)
+        self.outbound[type] = Outbound(type, TypeAdapter(schema), type_prefix(type), description)
 
     async def send(self, websocket: WebSocket, type: str, data: Any) -> None:
         """Send a declared server message to one connection (no `id`: it answers no request)."""
