@@ -90,11 +90,11 @@ class WebSocketTestSession(_starlette.WebSocketTestSession):
         self._frames = _Frames()
         return session
 
-    def receive_within(self, timeout: float) -> Message:
+    def _receive_within(self, timeout: float) -> Message:
         """The next ASGI message from the app; `TimeoutError` if none comes within `timeout` seconds."""
-        return self.portal.call(self._receive_within, timeout)
+        return self.portal.call(self._receive_within_async, timeout)
 
-    async def _receive_within(self, timeout: float) -> Message:
+    async def _receive_within_async(self, timeout: float) -> Message:
         try:
             with anyio.fail_after(timeout):
                 message: Message = await self._send_rx.receive()  # Starlette's stream of messages from the app
@@ -110,7 +110,7 @@ class WebSocketTestSession(_starlette.WebSocketTestSession):
         """The next frame (one put aside by `request` first), decoded; a close raises `WebSocketDisconnect`."""
         if self._frames.put_aside:
             return self._frames.put_aside.popleft()
-        return self._frames.decode(self.receive_within(timeout))
+        return self._frames.decode(self._receive_within(timeout))
 
     def request(self, type: str, data: Any = None, *, timeout: float = RECEIVE_TIMEOUT) -> dict[str, Any]:
         """Send a typed message with a fresh id and return the frame that answers it."""
@@ -119,7 +119,7 @@ class WebSocketTestSession(_starlette.WebSocketTestSession):
         deadline = time.monotonic() + timeout
         while True:
             try:
-                message = self.receive_within(max(deadline - time.monotonic(), 0))
+                message = self._receive_within(max(deadline - time.monotonic(), 0))
             except TimeoutError:
                 raise _unanswered(type, id, timeout) from None
             frame = self._frames.decode(message)
@@ -303,29 +303,45 @@ class AsyncTestClient(httpx.AsyncClient):
         await super().__aenter__()
         self._to_app, receive = anyio.create_memory_object_stream[Message](math.inf)
         send, self._from_app = anyio.create_memory_object_stream[Message](math.inf)
+        self._lifespan_error: Exception | None = None
         self._lifespan = anyio.create_task_group()
         await self._lifespan.__aenter__()
         self._lifespan.start_soon(self._run_lifespan, receive, send)
-        await self._lifespan_step("startup")
+        try:
+            await self._lifespan_step("startup")
+        except BaseException:
+            await self._end()
+            raise
         return self
-
-    async def _run_lifespan(self, receive: Any, send: Any) -> None:
-        with send:  # closed when the app returns, so that a step waiting for an answer does not hang
-            await self.app({"type": "lifespan", "state": self.app_state}, receive.receive, send.send)
 
     async def __aexit__(self, *exc_info: Any) -> None:
         try:
             await self._lifespan_step("shutdown")
         finally:
-            await self._lifespan.__aexit__(None, None, None)
-            await super().__aexit__(*exc_info)
+            await self._end(*exc_info)
+
+    async def _end(self, *exc_info: Any) -> None:
+        self._lifespan.cancel_scope.cancel()
+        await self._lifespan.__aexit__(None, None, None)
+        await super().__aexit__(*exc_info)
+
+    async def _run_lifespan(self, receive: Any, send: Any) -> None:
+        with send:  # closed when the app returns, so that a step waiting for an answer does not hang
+            try:
+                await self.app({"type": "lifespan", "state": self.app_state}, receive.receive, send.send)
+            except Exception as exc:  # raised from the step that waits for the app, as Starlette's client does
+                self._lifespan_error = exc
 
     async def _lifespan_step(self, step: str) -> None:
         await self._to_app.send({"type": f"lifespan.{step}"})
         try:
             with anyio.fail_after(RECEIVE_TIMEOUT):
                 message = await self._from_app.receive()
+                if message["type"] == f"lifespan.{step}.failed":
+                    await self._from_app.receive()  # the app raises after reporting the failure
         except anyio.EndOfStream:
             message = {"message": "the app returned from its lifespan"}
+        if self._lifespan_error is not None:
+            raise self._lifespan_error
         if message.get("type") != f"lifespan.{step}.complete":
             raise RuntimeError(f"lifespan {step} failed: {message.get('message', '')}")

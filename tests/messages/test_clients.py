@@ -160,3 +160,14 @@ async def test_async_session_reraises_an_app_crash() -> None:
     with pytest.raises(RuntimeError, match="app crashed"):
         async with client.websocket_connect("/ws") as ws:
             await ws.receive_text()
+
+
+async def test_async_client_raises_a_failed_startup() -> None:
+    @asynccontextmanager
+    async def lifespan(app: WsAPI) -> AsyncIterator[None]:
+        raise RuntimeError("no database")
+        yield  # pragma: no cover
+
+    with pytest.raises(RuntimeError, match="no database"):
+        async with AsyncTestClient(WsAPI(lifespan=lifespan)):
+            pass  # pragma: no cover
