@@ -7,7 +7,7 @@ import json
 import logging
 import re
 from collections.abc import Callable, Sequence
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, suppress
 from typing import Any, TypeVar
 
 from pydantic_core import to_jsonable_python
@@ -169,9 +169,12 @@ class APIWebSocketRoute(WebSocketRoute):
                 raise WebSocketRequestValidationError(errors)
             if websocket.application_state is WebSocketState.DISCONNECTED:
                 return  # a dependency closed the connection itself (the guide's older style)
-            await solver.call(self.dependant, values)
-            if self.dispatcher is not None:
-                await self.dispatcher.serve(websocket, solver)
+            # The client leaving is how a WebSocket normally ends: yield-dependencies tear down as after a
+            # return, instead of having the disconnect thrown into them as an error.
+            with suppress(WebSocketDisconnect):
+                await solver.call(self.dependant, values)
+                if self.dispatcher is not None:
+                    await self.dispatcher.serve(websocket, solver)
 
 
 async def close_after_error(websocket: WebSocket, exc: Exception) -> None:

@@ -26,7 +26,7 @@ from starlette import testclient as _starlette
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocketDisconnect
 
-from wsapi.exceptions import REFUSAL_SCOPE_KEY
+from wsapi.exceptions import REFUSAL_KEY
 
 WebSocketDenialResponse = _starlette.WebSocketDenialResponse
 
@@ -80,13 +80,20 @@ class _Frames:
 
 
 class WebSocketTestSession(_starlette.WebSocketTestSession):
+    refused = False
+
+    def receive(self) -> Message:
+        message = super().receive()
+        if message["type"] == "websocket.accept" and REFUSAL_KEY in message:
+            self.refused = True
+        return message
+
     def __enter__(self) -> Self:
         session = super().__enter__()
-        if REFUSAL_SCOPE_KEY in self.scope:
+        if self.refused:
             message = self.receive()  # the close frame that follows the accept
             self.__exit__(None, None, None)
             self._raise_on_close(message)
-            raise WebSocketDisconnect(*self.scope[REFUSAL_SCOPE_KEY])
         self._frames = _Frames()
         return session
 
@@ -159,9 +166,8 @@ class AsyncWebSocketTestSession:
             if message["type"] == "websocket.http.response.start":
                 raise await self._denial(message)
             _unless_closed(message)
-            if REFUSAL_SCOPE_KEY in self.scope:
-                await self.receive()  # the close frame that follows the accept
-                raise WebSocketDisconnect(*self.scope[REFUSAL_SCOPE_KEY])
+            if REFUSAL_KEY in message:  # wsapi's refusal: the close frame follows the accept
+                _unless_closed(await self.receive())
         except BaseException as exc:
             await self._stop(exc)
             raise

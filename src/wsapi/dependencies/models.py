@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import enum
-from contextlib import asynccontextmanager, contextmanager
-from functools import cached_property
 from collections.abc import Callable
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Annotated, Any
 
 from pydantic import TypeAdapter
