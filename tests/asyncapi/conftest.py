@@ -11,7 +11,7 @@ import pytest
 from pydantic import BaseModel, Field
 from starlette.routing import Router, WebSocketRoute
 
-from tests.messages.servers import ROOT, uvicorn_server
+from tests.servers import ROOT, uvicorn_server
 from wsapi import Cookie, Depends, Header, MessageRouter, Security, WebSocket, WebSocketEndpoint, WsAPI
 from wsapi import Path as PathParam
 from wsapi.security import APIKeyQuery, HTTPBearer, OAuth2PasswordBearer
@@ -96,8 +96,8 @@ def documented_app() -> WsAPI:
 
 @pytest.fixture(scope="module")
 def chat_server() -> Iterator[str]:
-    with uvicorn_server("chat:app", ROOT / "examples" / "messages") as address:
-        yield address
+    with uvicorn_server("chat:app", app_dir=ROOT / "examples" / "messages") as port:
+        yield f"127.0.0.1:{port}"
 
 
 requires_chromium = pytest.mark.skipif(

@@ -9,15 +9,15 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from tests.messages.servers import ROOT, uvicorn_server
+from tests.servers import ROOT, uvicorn_server
 
 TIMEOUT = 5
 
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    with uvicorn_server("chat:app", ROOT / "examples" / "messages") as address:
-        yield address
+    with uvicorn_server("chat:app", app_dir=ROOT / "examples" / "messages") as port:
+        yield f"127.0.0.1:{port}"
 
 
 def receive(ws: ClientConnection) -> dict[str, Any]:
