@@ -9,6 +9,7 @@ from wsapi import status
 from wsapi.applications import FastAPI, WsAPI
 from wsapi.endpoints import WebSocketEndpoint
 from wsapi.exceptions import HTTPException, RequestValidationError, WebSocketRequestValidationError
+from wsapi.messages import MessageError, MessageRouter
 from wsapi.params import Body, Cookie, Depends, Header, Path, Query, Security
 from wsapi.routing import APIRouter
 from wsapi.security import SecurityScopes
@@ -24,6 +25,8 @@ __all__ = [
     "HTTPConnection",
     "HTTPException",
     "Header",
+    "MessageError",
+    "MessageRouter",
     "Path",
     "Query",
     "Request",

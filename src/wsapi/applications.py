@@ -11,7 +11,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 from starlette.types import ExceptionHandler, Lifespan
 
+from wsapi.asyncapi import build_document
+from wsapi.asyncapi.endpoints import asyncapi_routes
 from wsapi.exceptions import DEFAULT_HANDLERS
+from wsapi.messages import MessageRouter
 from wsapi.params import Dependency
 from wsapi.routing import APIRouter, DecoratedCallable
 
@@ -33,6 +36,8 @@ class WsAPI(Starlette):
         title: str = "wsapi",
         version: str = "0.1.0",
         description: str = "",
+        asyncapi_url: str | None = "/asyncapi.json",
+        asyncapi_docs_url: str | None = "/asyncapi",
     ) -> None:
         handlers: dict[Any, ExceptionHandler] = {**DEFAULT_HANDLERS, **(exception_handlers or {})}
         super().__init__(debug=debug, middleware=middleware, exception_handlers=handlers)
@@ -41,6 +46,18 @@ class WsAPI(Starlette):
         self.version = version
         self.description = description
         self.dependency_overrides: dict[Callable[..., Any], Callable[..., Any]] = {}
+        self.asyncapi_schema: dict[str, Any] | None = None
+        if asyncapi_url:
+            self.router.routes.extend(asyncapi_routes(asyncapi_url, asyncapi_docs_url))
+
+    def asyncapi(self) -> dict[str, Any]:
+        """The AsyncAPI 3.0 document of the app's WebSocket routes, built on first use (set `asyncapi_schema` to
+        replace it)."""
+        if self.asyncapi_schema is None:
+            self.asyncapi_schema = build_document(
+                title=self.title, version=self.version, description=self.description, routes=self.routes
+            )
+        return self.asyncapi_schema
 
     def add_exception_handler(self, exc_class_or_status_code: int | type[Exception], handler: ExceptionHandler) -> None:
         self.exception_handlers[exc_class_or_status_code] = handler
@@ -91,7 +108,7 @@ class WsAPI(Starlette):
     def add_api_websocket_route(
         self,
         path: str,
-        endpoint: Callable[..., Any],
+        endpoint: Callable[..., Any] | MessageRouter,
         name: str | None = None,
         *,
         dependencies: Sequence[Dependency] | None = None,

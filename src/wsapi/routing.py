@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import json
 import logging
+import re
 from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack, suppress
 from typing import Any, TypeVar
@@ -21,6 +22,7 @@ from wsapi import status
 from wsapi.dependencies import NO_BODY, Dependant, Solver, analyse
 from wsapi.dependencies.solving import Overrides
 from wsapi.exceptions import RequestValidationError, WebSocketRequestValidationError, refuse
+from wsapi.messages import Dispatcher, MessageRouter
 from wsapi.params import Dependency
 
 logger = logging.getLogger("wsapi")
@@ -111,27 +113,34 @@ class APIWebSocketRoute(WebSocketRoute):
     """A WebSocket route whose endpoint gets its arguments from the dependency engine.
 
     The endpoint runs after the handshake's parameters and dependencies are solved; it decides when to accept.
-    A class endpoint (a `WebSocketEndpoint` subclass) is served as it is, as in Starlette.
+    A class endpoint (a `WebSocketEndpoint` subclass) is served as it is, as in Starlette. A `MessageRouter`
+    endpoint is served by its handlers: its connect hook takes the endpoint's place, then messages are dispatched.
     """
 
     def __init__(
         self,
         path: str,
-        endpoint: Callable[..., Any],
+        endpoint: Callable[..., Any] | MessageRouter,
         *,
         name: str | None = None,
         dependencies: Sequence[Dependency] | None = None,
     ) -> None:
-        super().__init__(path, endpoint, name=name)
+        super().__init__(path, endpoint, name=name)  # type: ignore[arg-type]  # a MessageRouter is served by run()
+        if name is None and isinstance(endpoint, MessageRouter):
+            # Named after the path: the class name would give every message route the same name.
+            self.name = re.sub(r"[^A-Za-z0-9]+", "_", self.path_format).strip("_") or "root"
         self.dependencies = list(dependencies or [])
         self.dependant: Dependant | None = None
+        self.dispatcher: Dispatcher | None = None
         if inspect.isclass(endpoint):
             return
-        if not inspect.iscoroutinefunction(endpoint):
+        path_param_names = frozenset(self.param_convertors)
+        if isinstance(endpoint, MessageRouter):
+            self.dispatcher = Dispatcher(endpoint, path_param_names)
+            endpoint = self.dispatcher.connect
+        elif not inspect.iscoroutinefunction(endpoint):
             raise TypeError(f"WebSocket endpoint {self.name!r} must be an async function")
-        self.dependant = analyse(
-            endpoint, path_param_names=frozenset(self.param_convertors), extra_dependencies=self.dependencies
-        )
+        self.dependant = analyse(endpoint, path_param_names=path_param_names, extra_dependencies=self.dependencies)
         body_fields = [f.name for f in self.dependant.all_fields() if f.location == "body"]
         if body_fields:
             raise TypeError(f"WebSocket endpoint {self.name!r} cannot take a body parameter: {body_fields}")
@@ -161,6 +170,8 @@ class APIWebSocketRoute(WebSocketRoute):
             # return, instead of having the disconnect thrown into them as an error.
             with suppress(WebSocketDisconnect):
                 await solver.call(self.dependant, values)
+                if self.dispatcher is not None:
+                    await self.dispatcher.serve(websocket, solver)
 
 
 async def close_after_error(websocket: WebSocket, exc: Exception) -> None:
@@ -278,7 +289,7 @@ class APIRouter(Router):
     def add_api_websocket_route(
         self,
         path: str,
-        endpoint: Callable[..., Any],
+        endpoint: Callable[..., Any] | MessageRouter,
         name: str | None = None,
         *,
         dependencies: Sequence[Dependency] | None = None,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 from pydantic import ValidationError
@@ -70,8 +70,8 @@ class Solver:
         if kind is CallKind.SYNC:
             return run_in_threadpool(call, **values)
         if kind is CallKind.ASYNC_GENERATOR:
-            return self.stack.enter_async_context(asynccontextmanager(call)(**values))
-        return self.stack.enter_async_context(_in_threadpool(contextmanager(call)(**values)))
+            return self.stack.enter_async_context(dependant.context_manager(**values))
+        return self.stack.enter_async_context(_in_threadpool(dependant.context_manager(**values)))
 
     def _validate(self, dependant: Dependant, values: dict[str, Any]) -> Errors:
         raw: dict[str, Any] = {}
