@@ -9,7 +9,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
-from starlette.types import ExceptionHandler, Lifespan
+from starlette.types import ASGIApp, ExceptionHandler, Lifespan, Receive, Scope, Send
 
 from wsapi.asyncapi import build_document
 from wsapi.asyncapi.endpoints import asyncapi_routes
@@ -46,6 +46,8 @@ class WsAPI(Starlette):
         self.version = version
         self.description = description
         self.dependency_overrides: dict[Callable[..., Any], Callable[..., Any]] = {}
+        self.websocket_stack: ASGIApp | None = None
+        self.websocket_exception_handlers: tuple[dict[Any, ExceptionHandler], dict[int, ExceptionHandler]] = ({}, {})
         self.asyncapi_schema: dict[str, Any] | None = None
         if asyncapi_url:
             self.router.routes.extend(asyncapi_routes(asyncapi_url, asyncapi_docs_url))
@@ -58,6 +60,37 @@ class WsAPI(Starlette):
                 title=self.title, version=self.version, description=self.description, routes=self.routes
             )
         return self.asyncapi_schema
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "websocket":
+            await super().__call__(scope, receive, send)
+            return
+        scope["app"] = self
+        if self.websocket_stack is None:
+            self.websocket_stack = self.build_websocket_stack()
+        scope["starlette.exception_handlers"] = self.websocket_exception_handlers
+        await self.websocket_stack(scope, receive, send)
+
+    def build_websocket_stack(self) -> ASGIApp:
+        """User middleware, then the router: Starlette's error and exception middleware are left out for WebSockets.
+
+        The first only acts on HTTP; the second's work is done by the WebSocket route itself (see
+        `handle_websocket_error`), which saves a send wrapper per message and frames kept per connection.
+        """
+        status_handlers = {k: v for k, v in self.exception_handlers.items() if isinstance(k, int)}
+        exception_handlers = {
+            k: v for k, v in self.exception_handlers.items() if not isinstance(k, int) and k is not Exception
+        }
+        self.websocket_exception_handlers = (exception_handlers, status_handlers)
+        app: ASGIApp = self.router
+        for cls, args, kwargs in reversed(self.user_middleware):
+            app = cls(app, *args, **kwargs)
+        return app
+
+    def add_middleware(self, middleware_class: Any, *args: Any, **kwargs: Any) -> None:
+        if self.websocket_stack is not None:
+            raise RuntimeError("Cannot add middleware after an application has started")
+        super().add_middleware(middleware_class, *args, **kwargs)
 
     def add_exception_handler(self, exc_class_or_status_code: int | type[Exception], handler: ExceptionHandler) -> None:
         self.exception_handlers[exc_class_or_status_code] = handler

@@ -18,10 +18,9 @@ from starlette.routing import BaseRoute, Mount, Route, Router, WebSocketRoute
 from starlette.types import ASGIApp, Lifespan, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketClose, WebSocketDisconnect, WebSocketState
 
-from wsapi import status
 from wsapi.dependencies import NO_BODY, Dependant, Solver, analyse
 from wsapi.dependencies.solving import Overrides
-from wsapi.exceptions import RequestValidationError, WebSocketRequestValidationError, refuse
+from wsapi.exceptions import RequestValidationError, WebSocketRequestValidationError, handle_websocket_error
 from wsapi.messages import Dispatcher, MessageRouter
 from wsapi.params import Dependency
 
@@ -144,48 +143,41 @@ class APIWebSocketRoute(WebSocketRoute):
         body_fields = [f.name for f in self.dependant.all_fields() if f.location == "body"]
         if body_fields:
             raise TypeError(f"WebSocket endpoint {self.name!r} cannot take a body parameter: {body_fields}")
+        disconnect = self.dispatcher.disconnect if self.dispatcher else None
+        self.needs_exit_stack = self.dependant.needs_exit_stack or bool(disconnect and disconnect.needs_exit_stack)
         self.app = self.handle_websocket
+
+    # The coroutine frames below live as long as the connection, so there are as few of them as can be:
+    # exceptions are handled here rather than through Starlette's wrapper, which adds frames and a send wrapper.
 
     async def handle_websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         websocket = WebSocket(scope, receive, send)
         try:
-            # A lambda rather than an async wrapper: one coroutine frame less kept for each open connection.
-            await wrap_app_handling_exceptions(lambda *_: self.run(websocket), websocket)(scope, receive, send)
+            overrides = _overrides(scope)
+            if self.needs_exit_stack or overrides:
+                async with AsyncExitStack() as stack:
+                    await self.run(websocket, Solver(websocket, stack, overrides))
+            else:
+                await self.run(websocket, Solver(websocket))
         except WebSocketDisconnect:
             pass  # the client went away; there is nobody left to tell
         except Exception as exc:
-            await close_after_error(websocket, exc)
+            await handle_websocket_error(websocket, exc)
 
-    async def run(self, websocket: WebSocket) -> None:
+    async def run(self, websocket: WebSocket, solver: Solver) -> None:
         """Solve the handshake's dependencies and run the endpoint; yield-dependencies end with the connection."""
         assert self.dependant is not None
-        async with AsyncExitStack() as stack:
-            solver = Solver(websocket, stack, _overrides(websocket.scope))
-            values, errors = await solver.solve(self.dependant)
-            if errors:
-                raise WebSocketRequestValidationError(errors)
-            if websocket.application_state is WebSocketState.DISCONNECTED:
-                return  # a dependency closed the connection itself (the guide's older style)
-            # The client leaving is how a WebSocket normally ends: yield-dependencies tear down as after a
-            # return, instead of having the disconnect thrown into them as an error.
-            with suppress(WebSocketDisconnect):
-                await solver.call(self.dependant, values)
-                if self.dispatcher is not None:
-                    await self.dispatcher.serve(websocket, solver)
-
-
-async def close_after_error(websocket: WebSocket, exc: Exception) -> None:
-    """Close with a code that says what went wrong: 1007 for undecodable JSON, 1011 for anything else."""
-    if isinstance(exc, json.JSONDecodeError):
-        logger.info("WebSocket %s sent malformed JSON: %s", websocket.url.path, exc)
-        code, reason = status.WS_1007_INVALID_FRAME_PAYLOAD_DATA, f"Invalid JSON: {exc.msg}"
-    else:
-        logger.error("Unhandled exception in WebSocket endpoint %s", websocket.url.path, exc_info=exc)
-        code, reason = status.WS_1011_INTERNAL_ERROR, "Internal server error"
-    try:
-        await refuse(websocket, code, reason)
-    except Exception:  # the transport is gone too: nothing more can be sent
-        logger.debug("could not send close frame to %s", websocket.url.path, exc_info=True)
+        values, errors = await solver.solve(self.dependant)
+        if errors:
+            raise WebSocketRequestValidationError(errors)
+        if websocket.application_state is WebSocketState.DISCONNECTED:
+            return  # a dependency closed the connection itself (the guide's older style)
+        # The client leaving is how a WebSocket normally ends: yield-dependencies tear down as after a
+        # return, instead of having the disconnect thrown into them as an error.
+        with suppress(WebSocketDisconnect):
+            await solver.call(self.dependant, values)
+            if self.dispatcher is not None:
+                await self.dispatcher.serve(websocket, solver)
 
 
 class APIRouter(Router):

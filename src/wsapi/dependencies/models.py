@@ -90,6 +90,12 @@ class Dependant:
             return asynccontextmanager(self.call)
         return contextmanager(self.call)
 
+    @cached_property
+    def needs_exit_stack(self) -> bool:
+        """Whether solving this plan enters a yield-dependency, whose teardown an exit stack must hold."""
+        generators = (CallKind.ASYNC_GENERATOR, CallKind.SYNC_GENERATOR)
+        return any(d.kind in generators for d in self.walk())
+
     def walk(self) -> list[Dependant]:
         """This dependant and every sub-dependant, depth first."""
         found = [self]

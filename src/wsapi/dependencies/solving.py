@@ -19,12 +19,19 @@ NO_BODY: Any = object()
 
 
 class Solver:
-    """State of one solve: the connection, its exit stack, the per-connection cache and the overrides in force."""
+    """State of one solve: the connection, its exit stack, the per-connection cache and the overrides in force.
+
+    `stack` may be None for a plan with no yield-dependencies and no overrides (see `Dependant.needs_exit_stack`).
+    """
 
     __slots__ = ("body", "cache", "conn", "overrides", "stack")
 
     def __init__(
-        self, conn: HTTPConnection, stack: AsyncExitStack, overrides: Overrides | None = None, body: Any = NO_BODY
+        self,
+        conn: HTTPConnection,
+        stack: AsyncExitStack | None = None,
+        overrides: Overrides | None = None,
+        body: Any = NO_BODY,
     ) -> None:
         self.conn = conn
         self.stack = stack
@@ -69,6 +76,7 @@ class Solver:
             return coroutine
         if kind is CallKind.SYNC:
             return run_in_threadpool(call, **values)
+        assert self.stack is not None, "a yield-dependency needs an exit stack"
         if kind is CallKind.ASYNC_GENERATOR:
             return self.stack.enter_async_context(dependant.context_manager(**values))
         return self.stack.enter_async_context(_in_threadpool(dependant.context_manager(**values)))
