@@ -74,7 +74,7 @@ class Dependant:
     validator: TypeAdapter[dict[str, Any]] | None = None
     fields_by_name: dict[str, ParamField] = field(default_factory=dict)
 
-    @property
+    @cached_property
     def cache_key(self) -> tuple[Any, tuple[str, ...]]:
         return (self.call, tuple(sorted(self.security_scopes)))
 

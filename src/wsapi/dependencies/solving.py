@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
+from urllib.parse import parse_qsl
 
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
@@ -24,7 +25,7 @@ class Solver:
     `stack` may be None for a plan with no yield-dependencies and no overrides (see `Dependant.needs_exit_stack`).
     """
 
-    __slots__ = ("body", "cache", "conn", "overrides", "stack")
+    __slots__ = ("body", "cache", "conn", "overrides", "query", "query_pairs", "stack")
 
     def __init__(
         self,
@@ -38,6 +39,8 @@ class Solver:
         self.overrides = overrides
         self.body = body
         self.cache: dict[Any, Any] = {}
+        self.query: dict[str, str] | None = None
+        self.query_pairs: list[tuple[str, str]] | None = None
 
     async def solve(self, dependant: Dependant) -> tuple[dict[str, Any], Errors]:
         """The keyword arguments for `dependant.call`, or the validation errors that prevent calling it."""
@@ -50,7 +53,8 @@ class Solver:
             if sub.use_cache and key in self.cache:
                 value = self.cache[key]
             else:
-                sub_values, sub_errors = await self.solve(sub)
+                # A dependency without sub-dependencies needs nothing awaited before its call: no coroutine for it.
+                sub_values, sub_errors = await self.solve(sub) if sub.dependencies else self.own_values(sub)
                 if sub_errors:
                     errors.extend(sub_errors)
                     continue
@@ -59,8 +63,15 @@ class Solver:
                     self.cache[key] = value
             if name is not None:
                 values[name] = value
-        if dependant.validator is not None:
-            errors.extend(self._validate(dependant, values))
+        own_values, own_errors = self.own_values(dependant)
+        values.update(own_values)
+        errors.extend(own_errors)
+        return values, errors
+
+    def own_values(self, dependant: Dependant) -> tuple[dict[str, Any], Errors]:
+        """The values of `dependant`'s own parameters (not its sub-dependencies'), validated."""
+        values: dict[str, Any] = {}
+        errors = self._validate(dependant, values) if dependant.validator is not None else []
         for name, special in dependant.specials:
             values[name] = self.conn if special is Special.CONNECTION else dependant.scopes_object
         return values, errors
@@ -92,13 +103,26 @@ class Solver:
                 raw[f.name] = value
         assert dependant.validator is not None
         try:
-            values.update(dependant.validator.validate_python(raw))
+            values.update(dependant.validator.validator.validate_python(raw))  # pydantic-core's, one frame less
         except ValidationError as exc:
             return [_relocate(error, dependant) for error in exc.errors(include_url=False)]
         for f in missing:
             if not f.required:
                 values[f.name] = f.default_value()
         return []
+
+    # The query string is parsed into a plain dict: Starlette's QueryParams multidict costs as much again to build,
+    # on every handshake. Like QueryParams, the last of repeated keys wins.
+
+    def _query_pairs(self) -> list[tuple[str, str]]:
+        if self.query_pairs is None:
+            self.query_pairs = parse_qsl(self.conn.scope["query_string"].decode("latin-1"), keep_blank_values=True)
+        return self.query_pairs
+
+    def _query(self) -> dict[str, str]:
+        if self.query is None:
+            self.query = dict(self._query_pairs())
+        return self.query
 
     def _extract(self, f: ParamField) -> Any:
         conn = self.conn
@@ -107,8 +131,8 @@ class Solver:
             return conn.path_params.get(f.alias, _MISSING)
         if location == "query":
             if f.repeated:
-                return conn.query_params.getlist(f.alias) or _MISSING
-            return conn.query_params.get(f.alias, _MISSING)
+                return [v for k, v in self._query_pairs() if k == f.alias] or _MISSING
+            return self._query().get(f.alias, _MISSING)
         if location == "header":
             if f.repeated:
                 return conn.headers.getlist(f.alias) or _MISSING
