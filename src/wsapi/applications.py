@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -14,6 +14,9 @@ from starlette.types import ExceptionHandler, Lifespan
 from wsapi.exceptions import DEFAULT_HANDLERS
 from wsapi.params import Dependency
 from wsapi.routing import APIRouter, DecoratedCallable
+
+if TYPE_CHECKING:
+    from wsapi.channels import Channels
 
 
 class WsAPI(Starlette):
@@ -33,6 +36,7 @@ class WsAPI(Starlette):
         title: str = "wsapi",
         version: str = "0.1.0",
         description: str = "",
+        channels: Channels | None = None,
     ) -> None:
         handlers: dict[Any, ExceptionHandler] = {**DEFAULT_HANDLERS, **(exception_handlers or {})}
         super().__init__(debug=debug, middleware=middleware, exception_handlers=handlers)
@@ -41,6 +45,10 @@ class WsAPI(Starlette):
         self.version = version
         self.description = description
         self.dependency_overrides: dict[Callable[..., Any], Callable[..., Any]] = {}
+        # The channels hub runs around the user's lifespan: started before it, stopped after it.
+        self.channels = channels
+        if channels is not None:
+            self.router.lifespan_context = channels.around(self.router.lifespan_context)
 
     def add_exception_handler(self, exc_class_or_status_code: int | type[Exception], handler: ExceptionHandler) -> None:
         self.exception_handlers[exc_class_or_status_code] = handler
