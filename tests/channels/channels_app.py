@@ -6,6 +6,7 @@ CHANNELS_APP_HISTORY_SIZE, CHANNELS_APP_PRESENCE_TTL.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from typing import Any
 
@@ -56,10 +57,12 @@ def create_app(backend: Backend, queue_size: int = 256) -> WsAPI:
         return str(await hub.publish(channel, data))
 
     @app.post("/burst/{channel}")
-    async def burst(channel: str, hub: ChannelsDep, count: int, size: int) -> str:
+    async def burst(channel: str, hub: ChannelsDep, count: int, size: int, pause: float) -> str:
+        """Publish `count` messages of `size` characters, `pause` seconds apart."""
         position = None
         for n in range(count):
             position = await hub.publish(channel, f"{n:08d}".ljust(size, "."))
+            await asyncio.sleep(pause)
         return str(position)
 
     @app.get("/presence/{channel}")

@@ -123,12 +123,10 @@ class ServerProcess:
 
     def __init__(self, env: dict[str, str]) -> None:
         self.port = free_port()
+        args = ["--app-dir", str(HERE), "channels_app:app", "--host", "127.0.0.1", "--port", str(self.port)]
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--app-dir", str(HERE), "channels_app:app"]
-            + ["--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"],
-            env={**os.environ, **env},
+            [sys.executable, "-m", "uvicorn", *args, "--log-level", "warning"], env={**os.environ, **env}
         )
-        wait_for_port(self.port, self.proc)
 
     @property
     def http(self) -> str:
@@ -140,14 +138,17 @@ class ServerProcess:
 
 
 @pytest.fixture
-def serve() -> Iterator[Callable[..., ServerProcess]]:
-    """Start uvicorn processes (`serve(REDIS_URL=..., QUEUE_SIZE=...)`); each is killed by its PID afterwards."""
+def serve() -> Iterator[Callable[..., list[ServerProcess]]]:
+    """Start `count` uvicorn processes at once (`serve(2, REDIS_URL=...)`); each is killed by its PID afterwards."""
     started: list[ServerProcess] = []
 
-    def start(**settings: object) -> ServerProcess:
-        server = ServerProcess({f"CHANNELS_APP_{key}": str(value) for key, value in settings.items()})
-        started.append(server)
-        return server
+    def start(count: int = 1, **settings: object) -> list[ServerProcess]:
+        env = {f"CHANNELS_APP_{key}": str(value) for key, value in settings.items()}
+        servers = [ServerProcess(env) for _ in range(count)]
+        started.extend(servers)
+        for server in servers:
+            wait_for_port(server.port, server.proc)
+        return servers
 
     try:
         yield start

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Self
 
+from anyio import BrokenResourceError, ClosedResourceError
 from starlette.types import Message
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketDisconnected
 
@@ -30,7 +31,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger("wsapi.channels")
 
 OnFull = Literal["close", "drop_oldest"]
-_GONE = (WebSocketDisconnect, WebSocketDisconnected, OSError)
+# A send to a client that has gone: uvicorn's ClientDisconnected is an OSError; the anyio errors are the test client's.
+_GONE = (WebSocketDisconnect, WebSocketDisconnected, OSError, ClosedResourceError, BrokenResourceError)
 
 
 class Subscriber:
@@ -182,6 +184,8 @@ class Subscription(Subscriber):
                 await self._wait()
         except _GONE:
             pass  # the client went away; the handler learns it from its own receive()
+        except Exception:
+            logger.exception("writer of %s failed; its frames are no longer sent", self.id)
         finally:
             self.closed = True
             queue.clear()
