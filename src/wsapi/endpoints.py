@@ -67,7 +67,7 @@ class WebSocketEndpoint(_starlette.WebSocketEndpoint):
             return data
         if self.encoding == "json":
             try:
-                return json.loads(text if text is not None else data)
+                return json.loads(text if text is not None else data or b"")
             except (json.JSONDecodeError, UnicodeDecodeError) as exc:
                 raise UnsupportedFrame("Malformed JSON") from exc
         assert self.encoding is None, f"unsupported encoding {self.encoding!r}"

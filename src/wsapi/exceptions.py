@@ -28,7 +28,7 @@ from wsapi import status
 logger = logging.getLogger("wsapi")
 
 MAX_CLOSE_REASON_BYTES = 123  # a close frame's payload is at most 125 bytes, 2 of which carry the code
-REFUSAL_SCOPE_KEY = "wsapi.refusal"
+REFUSAL_KEY = "wsapi.refusal"  # marks the accept message of an accept-then-close refusal
 
 __all__ = [
     "HTTPException",
@@ -92,9 +92,10 @@ async def refuse(websocket: WebSocket, code: int, reason: str = "") -> None:
     """Close `websocket` with `code` and `reason`, so that the client sees both even before the handshake ended."""
     reason = close_reason(reason)
     if websocket.application_state is WebSocketState.CONNECTING:
-        # The test client reads this to report the refusal from `websocket_connect`, as a refused handshake.
-        websocket.scope[REFUSAL_SCOPE_KEY] = (code, reason)
-        await websocket.accept()
+        if websocket.client_state is WebSocketState.CONNECTING:
+            await websocket.receive()  # the "websocket.connect" message
+        # Servers ignore the extra key; the test client reads it to report a refused handshake.
+        await websocket.send({"type": "websocket.accept", "subprotocol": None, "headers": [], REFUSAL_KEY: code})
     if websocket.application_state is WebSocketState.CONNECTED:
         await websocket.close(code, reason)
 

@@ -48,7 +48,7 @@ class Param:
         self.include_in_schema = options.pop("include_in_schema", True)
         # The FieldInfo carries constraints and docs only: defaults and aliases are handled by the engine,
         # so the same FieldInfo can sit inside the per-dependant TypedDict that pydantic validates.
-        self.field_info: FieldInfo = Field(**options)  # type: ignore[misc]
+        self.field_info: FieldInfo = Field(**options)  # type: ignore[call-overload]
 
     @property
     def required(self) -> bool:
@@ -69,7 +69,9 @@ class QueryParam(Param):
 class HeaderParam(Param):
     location = "header"
 
-    def __init__(self, default: Any = ..., *, convert_underscores: bool = True, **options: Unpack[FieldOptions]) -> None:
+    def __init__(
+        self, default: Any = ..., *, convert_underscores: bool = True, **options: Unpack[FieldOptions]
+    ) -> None:
         super().__init__(default, **options)
         self.convert_underscores = convert_underscores
 
@@ -109,31 +111,31 @@ class SecurityDependency(Dependency):
     """A dependency that also declares the OAuth2 scopes it requires (see `SecurityScopes`)."""
 
 
-def Path(default: Any = ..., **options: Unpack[FieldOptions]) -> Any:  # noqa: N802
+def Path(default: Any = ..., **options: Unpack[FieldOptions]) -> Any:
     return PathParam(default, **options)
 
 
-def Query(default: Any = ..., **options: Unpack[FieldOptions]) -> Any:  # noqa: N802
+def Query(default: Any = ..., **options: Unpack[FieldOptions]) -> Any:
     return QueryParam(default, **options)
 
 
-def Header(default: Any = ..., *, convert_underscores: bool = True, **options: Unpack[FieldOptions]) -> Any:  # noqa: N802
+def Header(default: Any = ..., *, convert_underscores: bool = True, **options: Unpack[FieldOptions]) -> Any:
     return HeaderParam(default, convert_underscores=convert_underscores, **options)
 
 
-def Cookie(default: Any = ..., **options: Unpack[FieldOptions]) -> Any:  # noqa: N802
+def Cookie(default: Any = ..., **options: Unpack[FieldOptions]) -> Any:
     return CookieParam(default, **options)
 
 
-def Body(default: Any = ..., *, embed: bool = False, **options: Unpack[FieldOptions]) -> Any:  # noqa: N802
+def Body(default: Any = ..., *, embed: bool = False, **options: Unpack[FieldOptions]) -> Any:
     return BodyParam(default, embed=embed, **options)
 
 
-def Depends(dependency: Callable[..., Any] | None = None, *, use_cache: bool = True) -> Any:  # noqa: N802
+def Depends(dependency: Callable[..., Any] | None = None, *, use_cache: bool = True) -> Any:
     return Dependency(dependency, use_cache=use_cache)
 
 
-def Security(  # noqa: N802
+def Security(
     dependency: Callable[..., Any] | None = None, *, scopes: Sequence[str] | None = None, use_cache: bool = True
 ) -> Any:
     return SecurityDependency(dependency, scopes=scopes, use_cache=use_cache)

@@ -6,7 +6,7 @@ import inspect
 import json
 import logging
 from collections.abc import Callable, Sequence
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, suppress
 from typing import Any, TypeVar
 
 from pydantic_core import to_jsonable_python
@@ -98,7 +98,12 @@ class APIRoute(Route):
         try:
             return json.loads(raw)
         except json.JSONDecodeError as exc:
-            error = {"type": "json_invalid", "loc": ("body", exc.pos), "msg": "JSON decode error", "ctx": {"error": exc.msg}}
+            error = {
+                "type": "json_invalid",
+                "loc": ("body", exc.pos),
+                "msg": "JSON decode error",
+                "ctx": {"error": exc.msg},
+            }
             raise RequestValidationError([error]) from exc
 
 
@@ -155,7 +160,10 @@ class APIWebSocketRoute(WebSocketRoute):
                 raise WebSocketRequestValidationError(errors)
             if websocket.application_state is WebSocketState.DISCONNECTED:
                 return  # a dependency closed the connection itself (the guide's older style)
-            await solver.call(self.dependant, values)
+            # The client leaving is how a WebSocket normally ends: yield-dependencies tear down as after a
+            # return, instead of having the disconnect thrown into them as an error.
+            with suppress(WebSocketDisconnect):
+                await solver.call(self.dependant, values)
 
 
 async def close_after_error(websocket: WebSocket, exc: Exception) -> None:

@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import Any, Self
 
 from starlette import testclient as _starlette
-from starlette.websockets import WebSocketDisconnect
+from starlette.types import Message
 
-from wsapi.exceptions import REFUSAL_SCOPE_KEY
+from wsapi.exceptions import REFUSAL_KEY
 
 WebSocketDenialResponse = _starlette.WebSocketDenialResponse
 
@@ -19,13 +19,20 @@ __all__ = ["TestClient", "WebSocketDenialResponse", "WebSocketTestSession"]
 
 
 class WebSocketTestSession(_starlette.WebSocketTestSession):
+    refused = False
+
+    def receive(self) -> Message:
+        message = super().receive()
+        if message["type"] == "websocket.accept" and REFUSAL_KEY in message:
+            self.refused = True
+        return message
+
     def __enter__(self) -> Self:
         session = super().__enter__()
-        if REFUSAL_SCOPE_KEY in self.scope:
+        if self.refused:
             message = self.receive()  # the close frame that follows the accept
             self.__exit__(None, None, None)
             self._raise_on_close(message)
-            raise WebSocketDisconnect(*self.scope[REFUSAL_SCOPE_KEY])
         return session
 
 

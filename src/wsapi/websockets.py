@@ -1,4 +1,4 @@
-"""The WebSocket class is Starlette's: wsapi adds behaviour around it (routing, dependencies, close codes), not in it."""
+"""The WebSocket class is Starlette's: wsapi adds behaviour around it (routing, dependencies, close codes)."""
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 

@@ -6,11 +6,11 @@ import copy
 import inspect
 import types
 from collections.abc import Callable, Sequence
-from typing import Annotated, Any, Union, get_args, get_origin
+from typing import Annotated, Any, NotRequired, Required, Union, get_args, get_origin
 
 from pydantic import BaseModel, TypeAdapter
 from starlette.requests import HTTPConnection
-from typing_extensions import NotRequired, Required, TypedDict
+from typing_extensions import TypedDict
 
 from wsapi.dependencies.models import CallKind, Dependant, ParamField, Special
 from wsapi.params import BodyParam, Dependency, HeaderParam, Param, PathParam, QueryParam, SecurityDependency
@@ -60,9 +60,7 @@ def analyse(
                 if annotation is inspect.Parameter.empty:
                     raise TypeError(f"{parameter.name!r} in {call!r}: Depends() without a callable needs a type")
                 marker = type(marker)(annotation, use_cache=marker.use_cache, scopes=marker.scopes)
-            dependant.dependencies.append(
-                (parameter.name, _sub_dependant(marker, path_param_names, security_scopes))
-            )
+            dependant.dependencies.append((parameter.name, _sub_dependant(marker, path_param_names, security_scopes)))
             continue
         special = _special(annotation)
         if special is not None:
@@ -96,7 +94,7 @@ def _split_annotation(parameter: inspect.Parameter) -> tuple[Any, Param | Depend
         # Other Annotated metadata (pydantic constraints, validators) stays with the type.
         others = [m for m in metadata if not isinstance(m, Param | Dependency)]
         if others:
-            annotation = Annotated[(annotation, *others)]  # type: ignore[valid-type]
+            annotation = Annotated[(annotation, *others)]
     default = parameter.default
     if isinstance(default, Param | Dependency):
         marker = default
@@ -176,8 +174,9 @@ def _validator(call: Callable[..., Any], fields: list[ParamField]) -> TypeAdapte
     """One pydantic validator for all of a dependant's parameters: a single call into pydantic-core per solve."""
     items: dict[str, Any] = {}
     for f in fields:
-        typed = Annotated[f.annotation, f.param.field_info]
+        typed = Annotated[f.annotation, f.param.field_info]  # type: ignore[name-defined]
         items[f.name] = Required[typed] if f.required else NotRequired[typed]
     name = f"{getattr(call, '__name__', type(call).__name__)}_params"
-    typed_dict = TypedDict(name, items)  # type: ignore[operator]
-    return TypeAdapter(typed_dict)
+    typed_dict = TypedDict(name, items)  # type: ignore[misc]
+    adapter: TypeAdapter[dict[str, Any]] = TypeAdapter(typed_dict)  # type: ignore[arg-type]
+    return adapter

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import enum
-from functools import cached_property
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from pydantic import TypeAdapter

@@ -37,8 +37,8 @@ class Solver:
         values: dict[str, Any] = {}
         errors: Errors = []
         for name, sub in dependant.dependencies:
-            if self.overrides and sub.call in self.overrides:
-                sub = _overridden(sub, self.overrides[sub.call])  # noqa: PLW2901
+            if self.overrides and sub.call is not None and sub.call in self.overrides:
+                sub = _overridden(sub, self.overrides[sub.call])
             key = sub.cache_key
             if sub.use_cache and key in self.cache:
                 value = self.cache[key]
@@ -130,7 +130,9 @@ def _overridden(original: Dependant, replacement: Callable[..., Any]) -> Dependa
     # Overrides are a testing tool, so analysing the replacement on each use costs nothing that matters.
     return analyse(
         replacement,
-        path_param_names=original.path_param_names, security_scopes=original.security_scopes, use_cache=original.use_cache
+        path_param_names=original.path_param_names,
+        security_scopes=original.security_scopes,
+        use_cache=original.use_cache,
     )
 
 

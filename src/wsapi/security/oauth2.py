@@ -12,7 +12,7 @@ from wsapi.security.http import split_authorization
 class OAuth2PasswordBearer(SecurityBase):
     def __init__(
         self,
-        tokenUrl: str,  # noqa: N803 (FastAPI's spelling, kept so that ported code runs)
+        tokenUrl: str,
         *,
         scheme_name: str | None = None,
         scopes: dict[str, str] | None = None,
