@@ -6,8 +6,8 @@ import asyncio
 from typing import Any
 
 import pytest
-from conftest import MakeBackend
 
+from tests.channels.support import MakeBackend
 from wsapi.channels import Channels, InvalidChannel, Listener, Position, SlowConsumer
 
 pytestmark = pytest.mark.anyio

@@ -8,9 +8,9 @@ import time
 from typing import Any
 
 import pytest
-from conftest import RedisServer
 from redis.asyncio import Redis
 
+from tests.channels.support import RedisServer
 from wsapi.channels import Channels, ChannelsUnavailable, Listener, MemoryBackend, Position, RedisBackend
 
 pytestmark = pytest.mark.anyio

@@ -12,9 +12,10 @@ from typing import Any
 
 import httpx2
 import pytest
-from conftest import RedisServer, ServerProcess
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
+
+from tests.channels.support import RedisServer, ServerProcess
 
 pytestmark = pytest.mark.anyio
 

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from channels_app import create_app
-from conftest import MakeBackend
 
+from tests.channels.channels_app import create_app
+from tests.channels.support import MakeBackend
 from wsapi import WebSocket, WebSocketDisconnect, WsAPI, status
 from wsapi.channels import Channels, ChannelsDep
 from wsapi.testclient import TestClient, WebSocketTestSession
