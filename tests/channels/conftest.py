@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.channels.support import MakeBackend, RedisServer, ServerProcess, kill
-from tests.servers import wait_for_port
+from tests.channels.support import MakeBackend, RedisServer, ServerProcess
 from wsapi.channels import Channels, MemoryBackend, RedisBackend
 
 
@@ -62,11 +61,11 @@ def serve() -> Iterator[Callable[..., list[ServerProcess]]]:
         servers = [ServerProcess(env) for _ in range(count)]
         started.extend(servers)
         for server in servers:
-            wait_for_port(server.port, server.proc)
+            server.wait()
         return servers
 
     try:
         yield start
     finally:
         for server in started:
-            kill(server.proc)
+            server.kill()

@@ -206,6 +206,11 @@ class Channels:
         size = self.queue_size if queue_size is None else queue_size
         return Listener(self, channel, since, size, on_full or self.on_full)
 
+    async def position(self, channel: str) -> Position:
+        """The channel's current position: its epoch and the offset of its last message (0 before the first)."""
+        self._check_running()
+        return (await self.backend.read(check_channel(channel), None)).position
+
     async def presence(self, channel: str) -> list[Member]:
         """The members of `channel` on every process."""
         self._check_running()

@@ -1,0 +1,102 @@
+"""examples/channels_chat: the guide's chat page, one room across processes, history on join, resume."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import httpx2
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+
+from tests.channels.support import RedisServer, ServerProcess
+from wsapi.testclient import TestClient, WebSocketTestSession
+
+pytestmark = pytest.mark.anyio
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "channels_chat"
+
+
+def load_example() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("channels_chat_app", EXAMPLE / "app.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def chat_lines(ws: WebSocketTestSession, count: int) -> list[str]:
+    """What the page would show next: the data of message and echo frames."""
+    lines: list[str] = []
+    while len(lines) < count:
+        frame = ws.receive_json()
+        if frame["type"] in ("message", "echo"):
+            lines.append(frame["data"])
+    return lines
+
+
+def test_the_page_and_the_room_in_one_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    with TestClient(load_example().app) as client:
+        assert "<h1>WebSocket Chat</h1>" in client.get("/").text
+        with client.websocket_connect("/ws/1") as one:
+            assert one.receive_json()["type"] == "subscribed"
+            one.send_text("hi")
+            assert sorted(chat_lines(one, 2)) == ["Client #1 says: hi", "You wrote: hi"]
+            with client.websocket_connect("/ws/2") as two:
+                subscribed = two.receive_json()
+                assert (subscribed["recovered"], subscribed["offset"]) == (True, 0)
+                assert chat_lines(two, 1) == ["Client #1 says: hi"]  # history on join
+            assert chat_lines(one, 1) == ["Client #2 left the chat"]
+
+
+async def frame(ws: ClientConnection) -> dict[str, Any]:
+    received: dict[str, Any] = json.loads(await ws.recv())
+    return received
+
+
+async def messages(ws: ClientConnection, count: int) -> list[Any]:
+    found = []
+    while len(found) < count:
+        received = await frame(ws)
+        if received["type"] == "message":
+            found.append(received)
+    return found
+
+
+async def test_one_room_across_uvicorn_processes_through_redis(redis_server: RedisServer) -> None:
+    servers = [ServerProcess({"REDIS_URL": redis_server.url}, app="app:app", app_dir=EXAMPLE) for _ in range(2)]
+    try:
+        for server in servers:
+            server.wait()
+        a, b = servers
+        async with connect(f"{a.ws}/ws/1", proxy=None) as one, connect(f"{b.ws}/ws/2", proxy=None) as two:
+            await frame(one)
+            await frame(two)
+            await one.send("hello from a")
+            assert [m["data"] for m in await messages(two, 1)] == ["Client #1 says: hello from a"]
+            seen = (await messages(one, 1))[0]
+            await two.send("hello from b")
+            assert [m["data"] for m in await messages(one, 1)] == ["Client #2 says: hello from b"]
+
+            async with connect(f"{b.ws}/ws/3", proxy=None) as newcomer:
+                await frame(newcomer)
+                assert [m["data"] for m in await messages(newcomer, 2)] == [
+                    "Client #1 says: hello from a",
+                    "Client #2 says: hello from b",
+                ]
+            # Client 1 reconnects to the other process from where it was: it gets exactly what followed.
+            async with connect(f"{b.ws}/ws/1?since={seen['epoch']}:{seen['offset']}", proxy=None) as again:
+                assert (await frame(again))["recovered"] is True
+                assert [m["data"] for m in await messages(again, 2)] == [
+                    "Client #2 says: hello from b",
+                    "Client #3 left the chat",
+                ]
+        async with httpx2.AsyncClient() as http:
+            assert "WebSocket Chat" in (await http.get(f"{a.http}/")).text
+    finally:
+        for server in servers:
+            server.kill()
