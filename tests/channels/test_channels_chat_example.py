@@ -12,6 +12,7 @@ import httpx2
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
+from tests.channels.browser import Browser
 from tests.channels.support import RedisServer, ServerProcess
 from wsapi.testclient import TestClient, WebSocketTestSession
 
@@ -97,6 +98,53 @@ async def test_one_room_across_uvicorn_processes_through_redis(redis_server: Red
                 ]
         async with httpx2.AsyncClient() as http:
             assert "WebSocket Chat" in (await http.get(f"{a.http}/")).text
+    finally:
+        for server in servers:
+            server.kill()
+
+
+LINES = "[...document.querySelectorAll('#messages li')].map(li => li.textContent)"
+
+
+def say(text: str) -> str:
+    """Type `text` into the page's form and press Send."""
+    fill = f"document.querySelector('#messageText').value = {json.dumps(text)}"
+    return f"{fill}; document.querySelector('button').click()"
+
+
+async def test_the_page_in_a_browser_resumes_after_its_server_restarts(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """The page's own JavaScript: history on join; and when the server it talks to is killed and restarted, the
+    messages published meanwhile (through another process) show up once, in order, without reloading the page."""
+    env = {"REDIS_URL": redis_server.url}
+    servers = [ServerProcess(env, app="app:app", app_dir=EXAMPLE) for _ in range(2)]
+    try:
+        for server in servers:
+            server.wait()
+        first, other = servers
+        async with Browser(tmp_path / "profile") as browser:
+            ada = await browser.open(f"{first.http}/")
+            await ada.wait_for("typeof since === 'string'")  # subscribed
+            ada_id = await ada.evaluate("client_id")
+            await ada.evaluate(say("first"))
+            await ada.wait_for(f"{LINES}.includes('Client #{ada_id} says: first')")
+
+            newcomer = await browser.open(f"{other.http}/")
+            await newcomer.wait_for(f"{LINES}.includes('Client #{ada_id} says: first')")  # history on join
+
+            first.kill()
+            async with connect(f"{other.ws}/ws/99", proxy=None) as bob:
+                await frame(bob)
+                await bob.send("while you were away")
+                await messages(bob, 1)
+            servers.append(ServerProcess(env, app="app:app", app_dir=EXAMPLE, port=first.port))
+            servers[-1].wait()
+
+            await ada.wait_for(f"{LINES}.includes('Client #99 left the chat')", timeout=15)
+            lines = await ada.evaluate(LINES)
+            assert sorted(lines[:2]) == [f"Client #{ada_id} says: first", "You wrote: first"]
+            assert lines[2:] == ["Client #99 says: while you were away", "Client #99 left the chat"]
     finally:
         for server in servers:
             server.kill()

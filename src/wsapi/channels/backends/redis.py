@@ -217,6 +217,8 @@ class RedisBackend(Backend):
         self._confirming.setdefault(name.encode(), []).append(confirmed)
         try:
             async with self._lock:
+                if self._pubsub is not pubsub:  # lost while waiting: do not revive the closed connection
+                    raise RedisConnectionError("live connection lost")
                 await pubsub.subscribe(name)
         except _DOWN as exc:
             raise self._unavailable(f"subscribing to {channel!r}", exc) from exc
@@ -229,7 +231,8 @@ class RedisBackend(Backend):
         if pubsub is not None:
             with contextlib.suppress(*_DOWN):  # if the connection is gone, so is the subscription
                 async with self._lock:
-                    await pubsub.unsubscribe(name)
+                    if self._pubsub is pubsub:
+                        await pubsub.unsubscribe(name)
 
     async def _listen(self, connected: asyncio.Future[None]) -> None:
         """Read the live connection forever: reconnect with backoff, resubscribe, then have the hub fill the gap."""
