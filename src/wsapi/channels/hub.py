@@ -127,11 +127,7 @@ class Channels:
         if not self.running:
             return
         self.running = False
-        writers = []
-        for subscriber in list(self._subscribers):
-            subscriber.finish()
-            if isinstance(subscriber, Subscription) and subscriber._writer is not None:
-                writers.append(subscriber._writer)
+        writers = [writer for subscriber in list(self._subscribers) if (writer := subscriber.finish()) is not None]
         if writers:
             _, late = await asyncio.wait(writers, timeout=SHUTDOWN_GRACE)
             for writer in late:

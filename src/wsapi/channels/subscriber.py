@@ -97,8 +97,8 @@ class Subscriber:
     def _overflow(self) -> None:
         raise NotImplementedError
 
-    def finish(self) -> None:
-        """The hub is stopping: send what is queued, then end."""
+    def finish(self) -> asyncio.Task[None] | None:
+        """The hub is stopping: send what is queued, then end; the task to wait for, if any."""
         raise NotImplementedError
 
 
@@ -109,7 +109,7 @@ class Subscription(Subscriber):
     (with presence `leave` events) and stops the writer, dropping frames still queued.
     """
 
-    __slots__ = ("_closing", "_initial", "_members", "_writer", "websocket")
+    __slots__ = ("_closing", "_initial", "_members", "_presence", "_writer", "websocket")
 
     def __init__(
         self,
@@ -122,7 +122,8 @@ class Subscription(Subscriber):
     ) -> None:
         super().__init__(hub, maxsize, on_full)
         self.websocket = websocket
-        self._initial = (initial or {}, presence)
+        self._initial = initial or {}
+        self._presence = presence
         self._members: dict[str, Member] = {}
         self._writer: asyncio.Task[None] | None = None
         self._closing: tuple[int, str] | None = None
@@ -130,10 +131,9 @@ class Subscription(Subscriber):
     async def __aenter__(self) -> Self:
         self._hub.attach(self)
         self._writer = asyncio.create_task(self._write())
-        initial, presence = self._initial
         try:
-            for channel, since in initial.items():
-                await self.subscribe(channel, since=since, presence=presence)
+            for channel, since in self._initial.items():
+                await self.subscribe(channel, since=since, presence=self._presence)
         except BaseException:
             await self._teardown()
             raise
@@ -206,9 +206,10 @@ class Subscription(Subscriber):
         with contextlib.suppress(*_GONE):
             await self.websocket.close(CLOSE_SLOW_CONSUMER, "send queue full")
 
-    def finish(self) -> None:
+    def finish(self) -> asyncio.Task[None] | None:
         self._closing = (CLOSE_SHUTDOWN, "server shutting down")
         self._wake()
+        return self._writer
 
     async def _teardown(self) -> None:
         for channel in list(self.channels):
@@ -276,9 +277,10 @@ class Listener(Subscriber):
         self._queue.clear()
         self._wake()
 
-    def finish(self) -> None:
+    def finish(self) -> asyncio.Task[None] | None:
         self.closed = True
         self._wake()
+        return None  # the consumer drains the queue at its own pace
 
 
 def initial_channels(
