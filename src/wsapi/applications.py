@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -17,6 +17,9 @@ from wsapi.exceptions import DEFAULT_HANDLERS
 from wsapi.messages import MessageRouter
 from wsapi.params import Dependency
 from wsapi.routing import APIRouter, DecoratedCallable
+
+if TYPE_CHECKING:
+    from wsapi.channels import Channels
 
 
 class WsAPI(Starlette):
@@ -38,6 +41,7 @@ class WsAPI(Starlette):
         description: str = "",
         asyncapi_url: str | None = "/asyncapi.json",
         asyncapi_docs_url: str | None = "/asyncapi",
+        channels: Channels | None = None,
     ) -> None:
         handlers: dict[Any, ExceptionHandler] = {**DEFAULT_HANDLERS, **(exception_handlers or {})}
         super().__init__(debug=debug, middleware=middleware, exception_handlers=handlers)
@@ -51,6 +55,10 @@ class WsAPI(Starlette):
         self.asyncapi_schema: dict[str, Any] | None = None
         if asyncapi_url:
             self.router.routes.extend(asyncapi_routes(asyncapi_url, asyncapi_docs_url))
+        # The channels hub runs around the user's lifespan: started before it, stopped after it.
+        self.channels = channels
+        if channels is not None:
+            self.router.lifespan_context = channels.around(self.router.lifespan_context)
 
     def asyncapi(self) -> dict[str, Any]:
         """The AsyncAPI 3.0 document of the app's WebSocket routes, built on first use (set `asyncapi_schema` to

@@ -1,0 +1,93 @@
+"""In-memory backend: one process, nothing to install. History lives as long as the process (or `history_ttl`)."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections import deque
+from itertools import islice
+
+from wsapi.channels import frames
+from wsapi.channels.backends.base import Backend, Receiver, Snapshot, replay
+from wsapi.channels.frames import Position
+from wsapi.channels.presence import Member
+
+
+class _Channel:
+    __slots__ = ("epoch", "history", "published", "top")
+
+    def __init__(self, history_size: int) -> None:
+        self.epoch = secrets.token_hex(8)
+        self.top = 0
+        self.history: deque[tuple[int, str]] = deque(maxlen=history_size)
+        self.published = time.monotonic()
+
+
+class MemoryBackend(Backend):
+    """Keeps the last `history_size` messages of each channel; with `history_ttl` (seconds), a channel's history is
+    dropped that long after its last publication, and the channel starts a new epoch."""
+
+    def __init__(self, *, history_size: int = 100, history_ttl: float | None = None) -> None:
+        self.history_size = history_size
+        self.history_ttl = history_ttl
+        self._channels: dict[str, _Channel] = {}
+        self._members: dict[str, dict[str, Member]] = {}
+        self._receiver: Receiver | None = None
+
+    async def start(self, receiver: Receiver, node: str) -> None:
+        self._receiver = receiver
+
+    async def stop(self) -> None:
+        self._receiver = None
+
+    def _channel(self, name: str) -> _Channel:
+        channel = self._channels.get(name)
+        if channel is None or (
+            self.history_ttl is not None and time.monotonic() - channel.published > self.history_ttl
+        ):
+            channel = self._channels[name] = _Channel(self.history_size)
+        return channel
+
+    async def publish(self, channel: str, data: str) -> Position:
+        state = self._channel(channel)
+        state.top = offset = state.top + 1
+        frame = frames.message(channel, state.epoch, offset, data)
+        state.history.append((offset, frame))
+        if self.history_ttl is not None:
+            state.published = time.monotonic()
+        assert self._receiver is not None, "the backend is not started"
+        self._receiver.on_message(channel, state.epoch, offset, frame)
+        return Position(state.epoch, offset)
+
+    async def publish_event(self, channel: str, frame: str) -> None:
+        assert self._receiver is not None, "the backend is not started"
+        self._receiver.on_event(channel, frame)
+
+    async def subscribe(self, channel: str) -> None:
+        pass  # every published message reaches the hub, which keeps only the channels it has open
+
+    async def unsubscribe(self, channel: str) -> None:
+        pass
+
+    async def read(self, channel: str, since: Position | None) -> Snapshot:
+        state = self._channel(channel)
+        current = Position(state.epoch, state.top)
+        if since is None:
+            return Snapshot(current, [])
+        history = state.history
+        first = history[0][0] if history else state.top + 1
+        after = list(islice(history, max(0, since.offset + 1 - first), None))
+        return Snapshot(current, replay(since, current, after))
+
+    async def add_member(self, channel: str, member: Member) -> None:
+        self._members.setdefault(channel, {})[member.id] = member
+
+    async def remove_member(self, channel: str, member: Member) -> None:
+        members = self._members.get(channel)
+        if members is not None:
+            members.pop(member.id, None)
+            if not members:
+                del self._members[channel]
+
+    async def members(self, channel: str) -> list[Member]:
+        return list(self._members.get(channel, {}).values())

@@ -1,0 +1,61 @@
+"""Errors of the channels layer, and the close codes it sends.
+
+Close codes (RFC 6455 section 7.4.1 and the IANA registry):
+
+- 1008 policy violation: a subscription was refused, because the channel name is malformed or the app's `authorize`
+  hook said no (`ChannelRefused`). A malformed resume position in a handshake parameter typed `Position` is refused
+  with 1008 by the handshake validation, naming the parameter.
+- 1013 try again later: the connection's send queue overflowed under the "close" policy (a slow consumer). The client
+  should reconnect with its last position and resume.
+- 1001 going away: the hub is shutting down; queued frames were sent first.
+"""
+
+from __future__ import annotations
+
+from starlette.exceptions import WebSocketException
+
+from wsapi import status
+
+CLOSE_REFUSED = status.WS_1008_POLICY_VIOLATION
+CLOSE_SLOW_CONSUMER = status.WS_1013_TRY_AGAIN_LATER
+CLOSE_SHUTDOWN = status.WS_1001_GOING_AWAY
+
+__all__ = [
+    "CLOSE_REFUSED",
+    "CLOSE_SHUTDOWN",
+    "CLOSE_SLOW_CONSUMER",
+    "ChannelRefused",
+    "ChannelsUnavailable",
+    "InvalidChannel",
+    "InvalidPosition",
+    "SlowConsumer",
+]
+
+
+class ChannelsUnavailable(RuntimeError):
+    """The backend (Redis) cannot be reached, so the operation did not happen: nothing was published or read."""
+
+
+class InvalidChannel(ValueError):
+    """A channel name that is not 1 to 200 characters from letters, digits and `_ - . : @ /`."""
+
+    def __init__(self, name: object) -> None:
+        super().__init__(f"invalid channel name {name!r}")
+
+
+class InvalidPosition(ValueError):
+    """A resume position that is not `<epoch>:<offset>` (hex epoch, decimal offset)."""
+
+    def __init__(self, text: object) -> None:
+        super().__init__(f"invalid position {text!r}: expected <epoch>:<offset>")
+
+
+class ChannelRefused(WebSocketException):
+    """A WebSocket's subscription was refused; unhandled, it closes the connection with 1008 and the reason."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(CLOSE_REFUSED, reason)
+
+
+class SlowConsumer(Exception):
+    """Raised from a `Listener` whose queue overflowed under the "close" policy: messages were not delivered."""

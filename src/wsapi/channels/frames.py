@@ -1,0 +1,90 @@
+"""The wire format: channel names, resume positions, and the JSON text frames a subscribed client receives.
+
+Every frame is a JSON object with a `type`:
+
+- `{"type":"message","channel":C,"epoch":E,"offset":N,"data":D}`: the N-th message of channel C in epoch E.
+- `{"type":"subscribed","channel":C,"epoch":E,"offset":N,"recovered":B}`: the messages that follow on C are those
+  after position (E, N). `recovered` is true exactly when the subscription continues from the position the client
+  asked for; false means the client's state is stale (history lost or trimmed) and it should reload it.
+- `{"type":"join"|"leave","channel":C,"client":{"id":I,"info":X}}`: presence events (live only, not in history).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import GetCoreSchemaHandler
+from pydantic_core import core_schema, to_json
+from starlette.types import Message
+
+from wsapi.channels.errors import InvalidChannel, InvalidPosition
+
+# Names need no escaping inside a JSON string, a Redis key or a Redis hash tag.
+CHANNEL_NAME = re.compile(r"[A-Za-z0-9_.:@/-]{1,200}")
+_POSITION = re.compile(r"([0-9a-f]{1,32}):([0-9]{1,18})")
+
+
+def check_channel(name: str) -> str:
+    """`name`, if it is a valid channel name; otherwise `InvalidChannel`."""
+    if type(name) is not str or CHANNEL_NAME.fullmatch(name) is None:
+        raise InvalidChannel(name)
+    return name
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """Where a client stands in a channel: the epoch and the offset of the last message it has.
+
+    Written `<epoch>:<offset>` on the wire (e.g. a `since` query parameter). As a handshake parameter type, a
+    malformed value refuses the connection with 1008 naming the parameter.
+    """
+
+    epoch: str
+    offset: int
+
+    def __str__(self) -> str:
+        return f"{self.epoch}:{self.offset}"
+
+    @classmethod
+    def parse(cls, text: str) -> Position:
+        match = _POSITION.fullmatch(text) if isinstance(text, str) else None
+        if match is None:
+            raise InvalidPosition(text)
+        return cls(match[1], int(match[2]))
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+        return core_schema.no_info_plain_validator_function(
+            lambda value: value if isinstance(value, Position) else cls.parse(value),
+            serialization=core_schema.to_string_ser_schema(),
+        )
+
+
+def encode(data: Any) -> str:
+    """`data` as JSON text, once per publish (pydantic models, dataclasses and the like included)."""
+    return to_json(data).decode()
+
+
+def message(channel: str, epoch: str, offset: int, data: str) -> str:
+    # Kept in step with the Lua copy in backends/redis.py; tests compare the two.
+    return f'{{"type":"message","channel":"{channel}","epoch":"{epoch}","offset":{offset},"data":{data}}}'
+
+
+def subscribed(channel: str, position: Position, recovered: bool) -> str:
+    flag = "true" if recovered else "false"
+    return (
+        f'{{"type":"subscribed","channel":"{channel}","epoch":"{position.epoch}",'
+        f'"offset":{position.offset},"recovered":{flag}}}'
+    )
+
+
+def presence(kind: str, channel: str, member: str) -> str:
+    """A `join` or `leave` frame; `member` is the member's JSON (`{"id":...,"info":...}`)."""
+    return f'{{"type":"{kind}","channel":"{channel}","client":{member}}}'
+
+
+def outgoing(frame: str) -> Message:
+    """The ASGI send event for `frame`, built once and shared by every connection it goes to."""
+    return {"type": "websocket.send", "text": frame}

@@ -1,0 +1,448 @@
+"""The hub: publish, subscribe WebSockets, listen in the app; one backend subscription per channel per process.
+
+Each open channel keeps the position its local subscribers have reached (epoch, last offset) and puts every message
+in order: duplicates are dropped, a gap (after a lost live connection) is filled from history before anything newer
+goes out, and an epoch change tells every subscriber with a `subscribed` frame whose `recovered` is false.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import itertools
+import logging
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Mapping
+from contextlib import asynccontextmanager
+from types import TracebackType
+from typing import Annotated, Any, Self
+
+from starlette.requests import HTTPConnection
+from starlette.types import Lifespan, Message
+from starlette.websockets import WebSocket
+
+from wsapi.channels import frames
+from wsapi.channels.backends.base import Backend
+from wsapi.channels.backends.memory import MemoryBackend
+from wsapi.channels.errors import ChannelsUnavailable
+from wsapi.channels.frames import Position, check_channel, outgoing
+from wsapi.channels.presence import Member
+from wsapi.channels.subscriber import Listener, OnFull, Subscriber, Subscription, initial_channels
+from wsapi.params import Depends
+
+logger = logging.getLogger("wsapi.channels")
+
+Authorize = Callable[[WebSocket, str], bool | Awaitable[bool]]
+
+SHUTDOWN_GRACE = 2.0  # seconds the writers get to send what is queued when the hub stops
+_RETRY_MIN = 0.05
+_RETRY_MAX = 2.0
+
+
+class _CatchUp:
+    """A subscriber reading history: the live frames that arrive meanwhile, after `start`."""
+
+    __slots__ = ("frames", "reset", "start")
+
+    def __init__(self, start: Position) -> None:
+        self.start = start
+        self.frames: list[tuple[int, Message]] = []
+        self.reset = False
+
+
+class _Channel:
+    __slots__ = (
+        "ahead",
+        "catching_up",
+        "epoch",
+        "joining",
+        "last",
+        "name",
+        "pending",
+        "ready",
+        "recovery",
+        "stale",
+        "subscribers",
+    )
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.epoch = ""
+        self.last = 0
+        self.subscribers: dict[Subscriber, None] = {}  # an ordered set
+        self.catching_up: dict[Subscriber, _CatchUp] = {}
+        # Subscribers whose replay went past `last` (history is ahead of live delivery): the offset they have.
+        self.ahead: dict[Subscriber, int] = {}
+        self.joining = 0
+        # Live messages held back while the channel's position is being settled from history.
+        self.pending: list[tuple[str, int, str]] | None = []
+        self.ready: asyncio.Task[None] | None = None
+        self.recovery: asyncio.Task[None] | None = None
+        self.stale = False
+
+    @property
+    def position(self) -> Position:
+        return Position(self.epoch, self.last)
+
+    def empty(self) -> bool:
+        return not (self.subscribers or self.catching_up or self.ahead or self.joining)
+
+
+class Channels:
+    """The channels hub. Configure it on the app, `WsAPI(channels=Channels(...))`; it starts and stops with the
+    app's lifespan, and handlers reach it with `hub: ChannelsDep` (or `Depends(get_channels)`).
+
+    `queue_size` (frames) and `on_full` ("close" or "drop_oldest") are the defaults for every subscriber.
+    `authorize(websocket, channel)` (sync or async) decides whether a WebSocket may subscribe to a channel.
+    """
+
+    def __init__(
+        self,
+        backend: Backend | None = None,
+        *,
+        queue_size: int = 256,
+        on_full: OnFull = "close",
+        authorize: Authorize | None = None,
+    ) -> None:
+        self.backend = backend if backend is not None else MemoryBackend()
+        self.queue_size = queue_size
+        self.on_full: OnFull = on_full
+        self.authorize = authorize
+        self.node = secrets.token_hex(6)
+        self.running = False
+        self._ids = itertools.count(1)
+        self._channels: dict[str, _Channel] = {}
+        self._subscribers: set[Subscriber] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # Life cycle
+
+    async def start(self) -> None:
+        await self.backend.start(self, self.node)
+        self.running = True
+
+    async def stop(self) -> None:
+        """Let every writer send what is queued and close with 1001 (up to `SHUTDOWN_GRACE`), then disconnect."""
+        if not self.running:
+            return
+        self.running = False
+        writers = [writer for subscriber in list(self._subscribers) if (writer := subscriber.finish()) is not None]
+        if writers:
+            _, late = await asyncio.wait(writers, timeout=SHUTDOWN_GRACE)
+            for writer in late:
+                writer.cancel()
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.wait(self._tasks)
+        self._channels.clear()
+        await self.backend.stop()
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+    def around(self, lifespan: Lifespan[Any]) -> Lifespan[Any]:
+        """`lifespan` with the hub started before it and stopped after it."""
+
+        @asynccontextmanager
+        async def run(app: Any) -> AsyncIterator[Any]:
+            async with self, lifespan(app) as state:
+                yield state
+
+        return run
+
+    # Public calls
+
+    async def publish(self, channel: str, data: Any) -> Position:
+        """Publish `data` (anything JSON-serialisable) to `channel`, encoded once; the new message's position.
+
+        Raises `InvalidChannel` for a malformed name and `ChannelsUnavailable` if the backend cannot be reached.
+        """
+        self._check_running()
+        return await self.backend.publish(check_channel(channel), frames.encode(data))
+
+    def subscribe(
+        self,
+        websocket: WebSocket,
+        channels: str | Iterable[str] = (),
+        *,
+        since: Position | Mapping[str, Position | None] | None = None,
+        presence: Any = None,
+        queue_size: int | None = None,
+        on_full: OnFull | None = None,
+    ) -> Subscription:
+        """Subscribe an accepted WebSocket: `async with hub.subscribe(websocket, "chat", since=...) as sub:`."""
+        self._check_running()
+        return Subscription(
+            self,
+            websocket,
+            self.queue_size if queue_size is None else queue_size,
+            on_full or self.on_full,
+            initial_channels(channels, since),
+            presence,
+        )
+
+    def listen(
+        self,
+        channel: str,
+        *,
+        since: Position | None = None,
+        queue_size: int | None = None,
+        on_full: OnFull | None = None,
+    ) -> Listener:
+        """Iterate a channel's frames in the app: `async with hub.listen("chat") as frames: async for f in frames:`."""
+        self._check_running()
+        size = self.queue_size if queue_size is None else queue_size
+        return Listener(self, channel, since, size, on_full or self.on_full)
+
+    async def position(self, channel: str) -> Position:
+        """The channel's current position: its epoch and the offset of its last message (0 before the first)."""
+        self._check_running()
+        return (await self.backend.read(check_channel(channel), None)).position
+
+    async def presence(self, channel: str) -> list[Member]:
+        """The members of `channel` on every process."""
+        self._check_running()
+        return await self.backend.members(check_channel(channel))
+
+    def _check_running(self) -> None:
+        if not self.running:
+            raise RuntimeError(
+                "the channels hub is not running: it starts with the app's lifespan "
+                "(under uvicorn, or `with TestClient(app)`), or with `async with hub:`"
+            )
+
+    # Receiver: what the backend delivers
+
+    def on_message(self, channel: str, epoch: str, offset: int, frame: str) -> None:
+        ch = self._channels.get(channel)
+        if ch is not None:
+            self._sequence(ch, epoch, offset, frame)
+
+    def on_event(self, channel: str, frame: str) -> None:
+        ch = self._channels.get(channel)
+        if ch is not None:
+            message = outgoing(frame)
+            for subscriber in ch.subscribers:
+                subscriber.push(message)
+
+    def on_resubscribed(self) -> None:
+        for ch in self._channels.values():
+            if ch.ready is not None and ch.ready.done():
+                self._recover(ch)
+
+    # Ordering and fan-out
+
+    def _sequence(self, ch: _Channel, epoch: str, offset: int, frame: str) -> None:
+        if ch.pending is not None:
+            ch.pending.append((epoch, offset, frame))
+            return
+        if epoch != ch.epoch:
+            self._reset(ch, Position(epoch, 0))  # history lost: the new epoch starts at 0
+        if offset == ch.last + 1:
+            ch.last = offset
+            self._fan_out(ch, offset, frame)
+        elif offset > ch.last:
+            ch.pending = [(epoch, offset, frame)]
+            self._recover(ch)
+        # else: a duplicate, already delivered from history
+
+    def _fan_out(self, ch: _Channel, offset: int, frame: str) -> None:
+        message = outgoing(frame)
+        for subscriber in ch.subscribers:
+            subscriber.push(message)
+        if ch.catching_up:
+            for catch_up in ch.catching_up.values():
+                catch_up.frames.append((offset, message))
+        if ch.ahead:
+            for subscriber, had in list(ch.ahead.items()):
+                if offset > had:  # live delivery has caught up with its replay: from now on it is like the rest
+                    subscriber.push(message)
+                    del ch.ahead[subscriber]
+                    ch.subscribers[subscriber] = None
+
+    def _reset(self, ch: _Channel, position: Position) -> None:
+        """Continue `ch` from `position`, telling its subscribers that what they had is no longer recoverable."""
+        ch.epoch, ch.last = position.epoch, position.offset
+        message = outgoing(frames.subscribed(ch.name, position, False))
+        ch.subscribers.update(dict.fromkeys(ch.ahead))
+        ch.ahead.clear()
+        for subscriber in ch.subscribers:
+            subscriber.push(message)
+        for catch_up in ch.catching_up.values():
+            catch_up.start = position
+            catch_up.frames.clear()
+            catch_up.reset = True
+
+    def _recover(self, ch: _Channel) -> None:
+        if ch.pending is None:
+            ch.pending = []
+        if ch.recovery is None or ch.recovery.done():
+            ch.recovery = self.spawn(self._fill(ch))
+        else:
+            ch.stale = True  # the running fill may have read before the gap it must cover: read again after it
+
+    async def _fill(self, ch: _Channel) -> None:
+        """Deliver from history what `ch` missed after its position, then the live messages held meanwhile."""
+        delay = _RETRY_MIN
+        while self._channels.get(ch.name) is ch:
+            ch.stale = False
+            since = ch.position
+            try:
+                snapshot = await self.backend.read(ch.name, since)
+            except ChannelsUnavailable as exc:
+                logger.info("cannot fill %r yet: %s", ch.name, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, _RETRY_MAX)
+                continue
+            if snapshot.frames is not None:
+                for offset, frame in snapshot.frames:
+                    if offset > ch.last:
+                        ch.last = offset
+                        self._fan_out(ch, offset, frame)
+            elif snapshot.position.epoch != since.epoch:
+                self._reset(ch, Position(snapshot.position.epoch, 0))
+                ch.stale = True  # replay the new epoch from its start, if its history reaches back that far
+            else:
+                self._reset(ch, snapshot.position)  # trimmed beyond our position: continue from the end
+            if not ch.stale:
+                self._release_pending(ch)
+                return
+
+    def _release_pending(self, ch: _Channel) -> None:
+        pending, ch.pending = ch.pending or [], None
+        for epoch, offset, frame in pending:
+            self._sequence(ch, epoch, offset, frame)
+
+    # Membership (used by subscribers)
+
+    def new_id(self) -> str:
+        return f"{self.node}.{next(self._ids)}"
+
+    def attach(self, subscriber: Subscriber) -> None:
+        self._check_running()
+        self._subscribers.add(subscriber)
+
+    def release(self, subscriber: Subscriber) -> None:
+        self._subscribers.discard(subscriber)
+
+    async def allowed(self, websocket: WebSocket, channel: str) -> bool:
+        if self.authorize is None:
+            return True
+        verdict = self.authorize(websocket, channel)
+        return bool(await verdict) if inspect.isawaitable(verdict) else bool(verdict)
+
+    async def join(self, subscriber: Subscriber, name: str, since: Position | None) -> None:
+        """Add `subscriber` to `name`: queue the `subscribed` frame and, with `since`, the history after it."""
+        ch = self._channels.get(name)
+        if ch is None:
+            ch = self._channels[name] = _Channel(name)
+            ch.ready = asyncio.create_task(self._open(ch))
+        assert ch.ready is not None
+        ch.joining += 1
+        try:
+            await asyncio.shield(ch.ready)
+        finally:
+            ch.joining -= 1
+        subscriber.channels.add(name)
+        if since is None or since == ch.position:
+            subscriber.push_backlog([outgoing(frames.subscribed(name, ch.position, since is not None))])
+            ch.subscribers[subscriber] = None
+            return
+        catch_up = ch.catching_up[subscriber] = _CatchUp(ch.position)
+        try:
+            snapshot = await self.backend.read(name, since)
+        except BaseException:
+            self.leave(subscriber, name)
+            raise
+        del ch.catching_up[subscriber]
+        if catch_up.reset or snapshot.frames is None or catch_up.start.epoch != since.epoch:
+            backlog = [outgoing(frames.subscribed(name, catch_up.start, False))]
+            backlog.extend(message for _, message in catch_up.frames)
+            ch.subscribers[subscriber] = None
+        else:
+            backlog = [outgoing(frames.subscribed(name, since, True))]
+            last = since.offset
+            for offset, frame in snapshot.frames:
+                backlog.append(outgoing(frame))
+                last = offset
+            backlog.extend(message for offset, message in catch_up.frames if offset > last)
+            if last > ch.last:
+                ch.ahead[subscriber] = last
+            else:
+                ch.subscribers[subscriber] = None
+        subscriber.push_backlog(backlog)
+
+    async def _open(self, ch: _Channel) -> None:
+        try:
+            await self.backend.subscribe(ch.name)
+            snapshot = await self.backend.read(ch.name, None)
+        except BaseException:
+            if self._channels.get(ch.name) is ch:
+                del self._channels[ch.name]
+            self.spawn(self.backend.unsubscribe(ch.name))
+            raise
+        ch.epoch, ch.last = snapshot.position.epoch, snapshot.position.offset
+        self._release_pending(ch)
+
+    def leave(self, subscriber: Subscriber, name: str) -> None:
+        subscriber.channels.discard(name)
+        ch = self._channels.get(name)
+        if ch is None:
+            return
+        ch.subscribers.pop(subscriber, None)
+        ch.catching_up.pop(subscriber, None)
+        ch.ahead.pop(subscriber, None)
+        if ch.empty() and ch.ready is not None and ch.ready.done():
+            del self._channels[name]
+            if self.running:
+                self.spawn(self._close(name))
+
+    async def _close(self, name: str) -> None:
+        if name not in self._channels:  # not reopened meanwhile
+            # If the live connection is down, it resubscribes only the channels still open anyway.
+            with contextlib.suppress(ChannelsUnavailable):
+                await self.backend.unsubscribe(name)
+
+    def detach(self, subscriber: Subscriber) -> None:
+        """Stop delivering to `subscriber` (it stays a presence member until it leaves)."""
+        for name in list(subscriber.channels):
+            ch = self._channels.get(name)
+            if ch is not None:
+                ch.subscribers.pop(subscriber, None)
+                ch.ahead.pop(subscriber, None)
+
+    async def enter(self, channel: str, member: Member) -> None:
+        await self.backend.add_member(channel, member)
+        await self.backend.publish_event(channel, frames.presence("join", channel, member.to_json()))
+
+    async def exit(self, channel: str, member: Member) -> None:
+        if not self.running:
+            return  # the backend has stopped; a Redis node's members are removed when it stops
+        await self.backend.remove_member(channel, member)
+        await self.backend.publish_event(channel, frames.presence("leave", channel, member.to_json()))
+
+    def spawn(self, coroutine: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        """Run `coroutine` in the background, owned by the hub (cancelled when it stops)."""
+        task = asyncio.create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+
+def get_channels(connection: HTTPConnection) -> Channels:
+    """The app's hub, as a dependency: `hub: Channels = Depends(get_channels)`."""
+    hub = getattr(connection.app, "channels", None)
+    if not isinstance(hub, Channels):
+        raise RuntimeError("this app has no channels hub: create it with WsAPI(channels=Channels(...))")
+    return hub
+
+
+ChannelsDep = Annotated[Channels, Depends(get_channels)]

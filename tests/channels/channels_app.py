@@ -1,0 +1,87 @@
+"""The app the channels tests serve, in-process (`create_app`) or under uvicorn (`app`, set up from the environment).
+
+Environment (for uvicorn): CHANNELS_APP_REDIS_URL (else the memory backend), CHANNELS_APP_QUEUE_SIZE,
+CHANNELS_APP_HISTORY_SIZE, CHANNELS_APP_PRESENCE_TTL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Any
+
+from wsapi import Body, WebSocket, WsAPI
+from wsapi.channels import Backend, Channels, ChannelsDep, MemoryBackend, Position, RedisBackend
+
+
+def refuse_private(websocket: WebSocket, channel: str) -> bool:
+    return not channel.startswith("private")
+
+
+def create_app(backend: Backend, queue_size: int = 256) -> WsAPI:
+    app = WsAPI(channels=Channels(backend, queue_size=queue_size, authorize=refuse_private))
+
+    @app.websocket("/ws/{channel}")
+    async def subscribe(
+        websocket: WebSocket, channel: str, hub: ChannelsDep, since: Position | None = None, name: str | None = None
+    ) -> None:
+        await websocket.accept()
+        presence = None if name is None else {"name": name}
+        async with hub.subscribe(websocket, channel, since=since, presence=presence):
+            async for text in websocket.iter_text():
+                await hub.publish(channel, text)
+
+    @app.websocket("/multi")
+    async def multi(websocket: WebSocket, hub: ChannelsDep) -> None:
+        """Client-driven: `+name` subscribes, `-name` leaves."""
+        await websocket.accept()
+        async with hub.subscribe(websocket) as subscription:
+            async for text in websocket.iter_text():
+                if text.startswith("+"):
+                    await subscription.subscribe(text[1:])
+                else:
+                    await subscription.unsubscribe(text[1:])
+                await websocket.send_json({"type": "ack", "command": text})
+
+    @app.websocket("/relay/{channel}")
+    async def relay(websocket: WebSocket, channel: str, hub: ChannelsDep) -> None:
+        """Iterates the channel inside the handler and sends only each message's data."""
+        await websocket.accept()
+        async with hub.listen(channel) as frames:
+            async for frame in frames:
+                if frame["type"] == "message":
+                    await websocket.send_json(frame["data"])
+
+    @app.post("/publish/{channel}")
+    async def publish(channel: str, hub: ChannelsDep, data: Any = Body()) -> str:
+        return str(await hub.publish(channel, data))
+
+    @app.post("/burst/{channel}")
+    async def burst(channel: str, hub: ChannelsDep, count: int, size: int, pause: float) -> str:
+        """Publish `count` messages of `size` characters, `pause` seconds apart."""
+        position = None
+        for n in range(count):
+            position = await hub.publish(channel, f"{n:08d}".ljust(size, "."))
+            await asyncio.sleep(pause)
+        return str(position)
+
+    @app.get("/presence/{channel}")
+    async def presence(channel: str, hub: ChannelsDep) -> list[dict[str, Any]]:
+        return [{"id": m.id, "info": m.info} for m in await hub.presence(channel)]
+
+    return app
+
+
+def _from_environment() -> WsAPI:
+    url = os.environ.get("CHANNELS_APP_REDIS_URL")
+    history_size = int(os.environ.get("CHANNELS_APP_HISTORY_SIZE", "100"))
+    backend: Backend
+    if url:
+        ttl = float(os.environ.get("CHANNELS_APP_PRESENCE_TTL", "10"))
+        backend = RedisBackend(url, history_size=history_size, presence_ttl=ttl)
+    else:
+        backend = MemoryBackend(history_size=history_size)
+    return create_app(backend, queue_size=int(os.environ.get("CHANNELS_APP_QUEUE_SIZE", "256")))
+
+
+app = _from_environment()

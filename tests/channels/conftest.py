@@ -1,0 +1,71 @@
+"""Fixtures for the channels tests: a real redis-server, real uvicorn processes, backends behind one interface."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.channels.support import MakeBackend, RedisServer, ServerProcess
+from wsapi.channels import Channels, MemoryBackend, RedisBackend
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.kill()
+
+
+@pytest.fixture
+def persistent_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path, persistent=True)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.kill()
+
+
+@pytest.fixture(params=["memory", "redis"])
+def make_backend(request: pytest.FixtureRequest) -> MakeBackend:
+    """A factory of backends of one kind (`make_backend(history_size=3)`)."""
+    if request.param == "memory":
+        return lambda **options: MemoryBackend(**options)
+    server: RedisServer = request.getfixturevalue("redis_server")
+    return lambda **options: RedisBackend(server.url, **options)
+
+
+@pytest.fixture
+async def hub(make_backend: MakeBackend) -> AsyncIterator[Channels]:
+    async with Channels(make_backend()) as hub:
+        yield hub
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[..., list[ServerProcess]]]:
+    """Start `count` uvicorn processes at once (`serve(2, REDIS_URL=...)`); each is killed by its PID afterwards."""
+    started: list[ServerProcess] = []
+
+    def start(count: int = 1, **settings: object) -> list[ServerProcess]:
+        env = {f"CHANNELS_APP_{key}": str(value) for key, value in settings.items()}
+        servers = [ServerProcess(env) for _ in range(count)]
+        started.extend(servers)
+        for server in servers:
+            server.wait()
+        return servers
+
+    try:
+        yield start
+    finally:
+        for server in started:
+            server.kill()

@@ -1,0 +1,200 @@
+"""The hub's delivery semantics, the same cases on the memory and the Redis backend."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from tests.channels.support import MakeBackend
+from wsapi.channels import Channels, InvalidChannel, Listener, Position, SlowConsumer
+
+pytestmark = pytest.mark.anyio
+
+
+async def take(frames: Listener, count: int) -> list[dict[str, Any]]:
+    return [await asyncio.wait_for(anext(frames), 5) for _ in range(count)]
+
+
+async def test_offsets_increase_by_one_and_frames_carry_the_position(hub: Channels) -> None:
+    async with hub.listen("news") as frames:
+        (subscribed,) = await take(frames, 1)
+        assert subscribed == {
+            "type": "subscribed",
+            "channel": "news",
+            "epoch": subscribed["epoch"],
+            "offset": 0,
+            "recovered": False,
+        }
+        positions = [await hub.publish("news", {"n": n}) for n in range(3)]
+        assert [p.offset for p in positions] == [1, 2, 3]
+        assert {p.epoch for p in positions} == {subscribed["epoch"]}
+        messages = await take(frames, 3)
+    assert messages == [
+        {"type": "message", "channel": "news", "epoch": subscribed["epoch"], "offset": n + 1, "data": {"n": n}}
+        for n in range(3)
+    ]
+
+
+async def test_resume_returns_exactly_the_missed_messages_then_live(hub: Channels) -> None:
+    async with hub.listen("room") as frames:
+        await take(frames, 1)
+        await hub.publish("room", "a")
+        await hub.publish("room", "b")
+        last = (await take(frames, 2))[-1]
+    for text in "cde":
+        await hub.publish("room", text)
+    async with hub.listen("room", since=Position(last["epoch"], last["offset"])) as frames:
+        subscribed, *missed = await take(frames, 4)
+        assert subscribed["recovered"] is True
+        assert (subscribed["epoch"], subscribed["offset"]) == (last["epoch"], 2)
+        assert [(m["offset"], m["data"]) for m in missed] == [(3, "c"), (4, "d"), (5, "e")]
+        await hub.publish("room", "f")
+        (live,) = await take(frames, 1)
+        assert (live["offset"], live["data"]) == (6, "f")
+
+
+async def test_resume_at_the_current_position_misses_nothing(hub: Channels) -> None:
+    position = await hub.publish("room", "a")
+    async with hub.listen("room", since=position) as frames:
+        (subscribed,) = await take(frames, 1)
+        assert (subscribed["recovered"], subscribed["offset"]) == (True, 1)
+        await hub.publish("room", "b")
+        assert (await take(frames, 1))[0]["offset"] == 2
+
+
+async def test_switch_from_history_to_live_has_no_gap_and_no_duplicate(hub: Channels) -> None:
+    """Resumes land while a publisher runs flat out: every resumed stream is contiguous, whatever the timing."""
+    latest = await hub.publish("busy", 0)
+    stop = asyncio.Event()
+
+    async def publisher() -> None:
+        nonlocal latest
+        for n in range(1, 5000):
+            if stop.is_set():
+                return
+            latest = await hub.publish("busy", n)
+            await asyncio.sleep(0)
+
+    task = asyncio.create_task(publisher())
+    try:
+        for _ in range(5):
+            since = Position(latest.epoch, max(0, latest.offset - 20))
+            async with hub.listen("busy", since=since, queue_size=10_000) as frames:
+                subscribed, *received = await take(frames, 41)
+            assert (subscribed["recovered"], subscribed["offset"]) == (True, since.offset)
+            assert [f["offset"] for f in received] == list(range(since.offset + 1, since.offset + 41))
+            assert [f["data"] for f in received] == list(range(since.offset, since.offset + 40))
+    finally:
+        stop.set()
+        await task
+
+
+async def test_position_older_than_history_is_not_recoverable(make_backend: MakeBackend) -> None:
+    async with Channels(make_backend(history_size=3)) as hub:
+        positions = [await hub.publish("short", n) for n in range(10)]
+        async with hub.listen("short", since=positions[1]) as frames:
+            (subscribed,) = await take(frames, 1)
+            assert subscribed["recovered"] is False
+            assert (subscribed["epoch"], subscribed["offset"]) == (positions[-1].epoch, 10)
+            await hub.publish("short", "next")
+            assert (await take(frames, 1))[0]["offset"] == 11
+        # History now holds offsets 9 to 11: the oldest position it replays from is 8.
+        async with hub.listen("short", since=positions[7]) as frames:
+            subscribed, *missed = await take(frames, 4)
+            assert subscribed["recovered"] is True
+            assert [m["offset"] for m in missed] == [9, 10, 11]
+
+
+@pytest.mark.parametrize("shift", ["other epoch", "ahead of the channel"])
+async def test_position_from_another_epoch_or_the_future_is_not_recoverable(hub: Channels, shift: str) -> None:
+    current = await hub.publish("room", "a")
+    since = Position("0123abcd", 1) if shift == "other epoch" else Position(current.epoch, 5)
+    async with hub.listen("room", since=since) as frames:
+        (subscribed,) = await take(frames, 1)
+    assert subscribed["recovered"] is False
+    assert (subscribed["epoch"], subscribed["offset"]) == (current.epoch, 1)
+
+
+async def test_history_expiry_starts_a_new_epoch(make_backend: MakeBackend) -> None:
+    async with Channels(make_backend(history_ttl=0.2)) as hub:
+        old = await hub.publish("ephemeral", "a")
+        await asyncio.sleep(0.35)
+        async with hub.listen("ephemeral", since=old) as frames:
+            (subscribed,) = await take(frames, 1)
+            assert subscribed["recovered"] is False
+            assert subscribed["epoch"] != old.epoch
+            new = await hub.publish("ephemeral", "b")
+            assert (new.epoch, new.offset) == (subscribed["epoch"], 1)
+            assert (await take(frames, 1))[0]["data"] == "b"
+
+
+async def test_drop_oldest_keeps_the_newest_and_the_gap_shows(hub: Channels) -> None:
+    async with hub.listen("fast", queue_size=3, on_full="drop_oldest") as frames:
+        await take(frames, 1)
+        for n in range(10):
+            await hub.publish("fast", n)
+        await asyncio.sleep(0.05)  # Redis delivers asynchronously
+        assert [f["offset"] for f in await take(frames, 3)] == [8, 9, 10]
+        assert frames.dropped == 7
+
+
+async def test_close_policy_ends_a_listener_that_falls_behind(hub: Channels) -> None:
+    async with hub.listen("fast", queue_size=3) as frames:
+        await take(frames, 1)
+        for n in range(5):
+            await hub.publish("fast", n)
+        await asyncio.sleep(0.05)
+        with pytest.raises(SlowConsumer):
+            await take(frames, 5)
+
+
+async def test_one_listener_falling_behind_does_not_hold_up_another(hub: Channels) -> None:
+    async with hub.listen("fan", queue_size=2) as slow, hub.listen("fan", queue_size=100) as fast:
+        await take(slow, 1)
+        await take(fast, 1)
+        for n in range(20):
+            await hub.publish("fan", n)
+        assert [f["data"] for f in await take(fast, 20)] == list(range(20))
+        with pytest.raises(SlowConsumer):
+            await take(slow, 20)
+
+
+async def test_channels_are_independent(hub: Channels) -> None:
+    async with hub.listen("a") as a, hub.listen("b") as b:
+        await take(a, 1)
+        await take(b, 1)
+        await hub.publish("a", "for a")
+        await hub.publish("b", "for b")
+        assert [f["data"] for f in await take(a, 1)] == ["for a"]
+        assert [f["data"] for f in await take(b, 1)] == ["for b"]
+
+
+@pytest.mark.parametrize("name", ["", "has space", "x" * 201, "brace{}", 'quote"', "ünïcode"])
+async def test_malformed_channel_names_are_rejected(hub: Channels, name: str) -> None:
+    with pytest.raises(InvalidChannel):
+        await hub.publish(name, "x")
+    with pytest.raises(InvalidChannel):
+        hub.listen(name)
+
+
+async def test_calls_before_the_hub_starts_say_so(make_backend: MakeBackend) -> None:
+    hub = Channels(make_backend())
+    with pytest.raises(RuntimeError, match="not running"):
+        await hub.publish("a", 1)
+    async with hub:
+        await hub.publish("a", 1)
+    with pytest.raises(RuntimeError, match="not running"):
+        hub.listen("a")
+
+
+async def test_stopping_the_hub_ends_listeners_after_their_queued_frames(make_backend: MakeBackend) -> None:
+    hub = Channels(make_backend())
+    await hub.start()
+    async with hub.listen("bye") as frames:
+        await take(frames, 1)
+        await hub.publish("bye", "last")
+        await asyncio.sleep(0.05)
+        await hub.stop()
+        assert [f["data"] async for f in frames] == ["last"]
