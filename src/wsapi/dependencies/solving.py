@@ -25,7 +25,7 @@ class Solver:
     `stack` may be None for a plan with no yield-dependencies and no overrides (see `Dependant.needs_exit_stack`).
     """
 
-    __slots__ = ("body", "cache", "conn", "overrides", "query", "query_pairs", "stack")
+    __slots__ = ("body", "cache", "conn", "failed", "overrides", "query", "query_pairs", "stack")
 
     def __init__(
         self,
@@ -39,13 +39,17 @@ class Solver:
         self.overrides = overrides
         self.body = body
         self.cache: dict[Any, Any] = {}
+        self.failed = False  # a parameter failed validation: from then on, nothing more is called
         self.query: dict[str, str] | None = None
         self.query_pairs: list[tuple[str, str]] | None = None
 
     async def solve(self, dependant: Dependant) -> tuple[dict[str, Any], Errors]:
-        """The keyword arguments for `dependant.call`, or the validation errors that prevent calling it."""
-        values: dict[str, Any] = {}
-        errors: Errors = []
+        """The keyword arguments for `dependant.call`, or the validation errors that prevent calling it.
+
+        Every parameter of the tree is validated, so that all errors are reported together; but once one has failed,
+        no further dependency is called: an invalid connection must not run side effects (such as an `accept()`).
+        """
+        values, errors = self.own_values(dependant)
         for name, sub in dependant.dependencies:
             if self.overrides and sub.call is not None and sub.call in self.overrides:
                 sub = _overridden(sub, self.overrides[sub.call])
@@ -55,7 +59,7 @@ class Solver:
             else:
                 # A dependency without sub-dependencies needs nothing awaited before its call: no coroutine for it.
                 sub_values, sub_errors = await self.solve(sub) if sub.dependencies else self.own_values(sub)
-                if sub_errors:
+                if sub_errors or self.failed:
                     errors.extend(sub_errors)
                     continue
                 value = await self.call(sub, sub_values)
@@ -63,15 +67,14 @@ class Solver:
                     self.cache[key] = value
             if name is not None:
                 values[name] = value
-        own_values, own_errors = self.own_values(dependant)
-        values.update(own_values)
-        errors.extend(own_errors)
         return values, errors
 
     def own_values(self, dependant: Dependant) -> tuple[dict[str, Any], Errors]:
         """The values of `dependant`'s own parameters (not its sub-dependencies'), validated."""
         values: dict[str, Any] = {}
         errors = self._validate(dependant, values) if dependant.validator is not None else []
+        if errors:
+            self.failed = True
         for name, special in dependant.specials:
             values[name] = self.conn if special is Special.CONNECTION else dependant.scopes_object
         return values, errors
