@@ -24,7 +24,8 @@ CHROMIUM = "/usr/bin/chromium"
 def asyncapi_validator() -> jsonschema.Draft7Validator:
     schema = json.loads(SPEC.read_text())
     jsonschema.Draft7Validator.check_schema(schema)
-    return jsonschema.Draft7Validator(schema)
+    # Formats checked too (`uri` through rfc3986-validator): AsyncAPI wants absolute URLs where it says `uri`.
+    return jsonschema.Draft7Validator(schema, format_checker=jsonschema.Draft7Validator.FORMAT_CHECKER)
 
 
 class Say(BaseModel):

@@ -7,7 +7,8 @@ import jsonschema
 import pytest
 
 from tests.asyncapi.conftest import documented_app
-from wsapi import MessageRouter, WsAPI
+from wsapi import Depends, MessageRouter, WebSocket, WsAPI
+from wsapi.security import OAuth2PasswordBearer
 from wsapi.testclient import TestClient
 
 
@@ -33,8 +34,12 @@ def test_the_validator_does_reject_a_broken_document(
     broken = copy.deepcopy(document)
     broken["operations"]["rooms_room.receive.say"]["action"] = "publish"  # AsyncAPI 2's word
     del broken["channels"]["items"]["bindings"]["ws"]["query"]["type"]  # still a schema: must stay valid
+    broken["components"]["securitySchemes"]["OAuth2PasswordBearer"]["flows"]["password"]["tokenUrl"] = "token"
     errors = list(asyncapi_validator.iter_errors(broken))
-    assert [list(e.absolute_path) for e in errors] == [["operations", "rooms_room.receive.say"]]
+    assert [list(e.absolute_path) for e in errors] == [
+        ["operations", "rooms_room.receive.say"],
+        ["components", "securitySchemes", "OAuth2PasswordBearer"],  # not an absolute URL
+    ]
 
 
 def test_info_and_the_server_the_request_came_in_on(document: dict[str, Any]) -> None:
@@ -81,7 +86,7 @@ def test_security_schemes_in_asyncapi_terms(document: dict[str, Any]) -> None:
     }
     assert schemes["HTTPBearer"] == {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
     assert schemes["OAuth2PasswordBearer"]["flows"] == {
-        "password": {"tokenUrl": "token", "availableScopes": {"rooms:write": "Post to rooms"}}
+        "password": {"tokenUrl": "http://docs.example:8080/token", "availableScopes": {"rooms:write": "Post to rooms"}}
     }
     say = document["operations"]["rooms_room.receive.say"]
     assert say["security"] == [
@@ -94,17 +99,44 @@ def test_security_schemes_in_asyncapi_terms(document: dict[str, Any]) -> None:
     assert document["operations"]["items.receive"]["security"] == [{"$ref": "#/components/securitySchemes/HTTPBearer"}]
 
 
+def test_oauth2_urls_are_made_absolute_against_the_server_the_request_came_in_on(
+    asyncapi_validator: jsonschema.Draft7Validator,
+) -> None:
+    app = WsAPI()
+    given = {"relative": "token", "rooted": "/auth/token", "absolute": "https://login.example/token"}
+    schemes = [OAuth2PasswordBearer(url, scheme_name=name) for name, url in given.items()]
+
+    @app.websocket("/ws")
+    async def ws(
+        websocket: WebSocket, a: Any = Depends(schemes[0]), b: Any = Depends(schemes[1]), c: Any = Depends(schemes[2])
+    ) -> None: ...
+
+    assert app.asyncapi()["components"]["securitySchemes"]["relative"]["flows"]["password"]["tokenUrl"] == "token"
+    with TestClient(app, base_url="https://docs.example", root_path="/proxy") as client:
+        document = client.get("/asyncapi.json").json()
+    assert asyncapi_validator.is_valid(document)
+    resolved = {
+        name: s["flows"]["password"]["tokenUrl"] for name, s in document["components"]["securitySchemes"].items()
+    }
+    assert resolved == {
+        "relative": "https://docs.example/proxy/token",  # relative to the app's root, behind the proxy's prefix
+        "rooted": "https://docs.example/auth/token",
+        "absolute": "https://login.example/token",
+    }
+    assert app.asyncapi()["components"]["securitySchemes"]["relative"]["flows"]["password"]["tokenUrl"] == "token"
+
+
 def test_a_plain_route_has_one_receive_operation_without_messages(document: dict[str, Any]) -> None:
     assert document["operations"]["items.receive"]["summary"] == "Items, the FastAPI guide's way."
     legacy = document["operations"]["legacy.receive"]
     assert legacy == {
         "action": "receive",
         "channel": {"$ref": "#/channels/legacy"},
-        "summary": "Frames are not declared for this route.",
+        "summary": "The frames this route receives are not declared.",
     }
     assert "messages" not in document["channels"]["legacy"]
     # A WebSocketEndpoint class without a docstring does not borrow its base class's.
-    assert document["operations"]["Counter.receive"]["summary"] == "Frames are not declared for this route."
+    assert document["operations"]["Counter.receive"]["summary"] == "The frames this route receives are not declared."
 
 
 def test_handlers_are_receive_operations_with_their_reply(document: dict[str, Any]) -> None:

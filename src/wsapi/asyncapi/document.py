@@ -7,7 +7,8 @@ schemes used by the dependencies become `components.securitySchemes`, required b
 
 A plain route gets one `receive` operation without declared messages. A `MessageRouter` route gets a `receive`
 operation per handler, with a `reply` (its return value or an ack, or an error), and a `send` operation per declared
-server message. Message payloads are the whole envelope, with `data` described by the pydantic schema.
+server message. Message payloads are the whole envelope, with `data` described by the pydantic schema. A route that
+takes the channels hub also gets a `send` operation with the channel frames.
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ from __future__ import annotations
 import inspect
 import re
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, get_args
+from urllib.parse import urljoin
 
 from pydantic import TypeAdapter
 from starlette.routing import BaseRoute, Mount, WebSocketRoute
 
+from wsapi.asyncapi import channels
 from wsapi.asyncapi.schemas import SchemaBatch
 from wsapi.dependencies import Dependant, ParamField
 from wsapi.messages import Dispatcher, ErrorData, HandlerPlan
@@ -30,6 +33,7 @@ from wsapi.security import SecurityBase
 ASYNCAPI_VERSION = "3.0.0"
 _ID_SCHEMA = {"type": ["string", "integer"], "description": "Chosen by the client; the answer carries it back."}
 _CORRELATION = {"location": "$message.payload#/id"}
+_FLOW_URLS = ("authorizationUrl", "tokenUrl", "refreshUrl")
 
 
 def build_document(*, title: str, version: str, description: str, routes: Sequence[BaseRoute]) -> dict[str, Any]:
@@ -77,6 +81,33 @@ def _security_scheme(model: dict[str, Any]) -> dict[str, Any]:
     return scheme
 
 
+def absolute_urls(document: dict[str, Any], base: str) -> dict[str, Any]:
+    """`document` with its OAuth2 flows' URLs resolved against `base`: AsyncAPI wants them absolute, and a
+    relative `tokenUrl` ("token", as in FastAPI) is relative to the app's root."""
+
+    def scheme(value: dict[str, Any]) -> dict[str, Any]:
+        if value.get("type") != "oauth2":
+            return value
+        flows = {
+            name: {key: urljoin(base, url) if key in _FLOW_URLS else url for key, url in flow.items()}
+            for name, flow in value["flows"].items()
+        }
+        return {**value, "flows": flows}
+
+    components = document.get("components", {})
+    schemes = components.get("securitySchemes", {})
+    if not any(value["type"] == "oauth2" for value in schemes.values()):
+        return document
+    operations = {
+        key: {**operation, "security": [scheme(s) for s in operation["security"]]}
+        if "security" in operation
+        else operation
+        for key, operation in document["operations"].items()
+    }
+    components = {**components, "securitySchemes": {key: scheme(value) for key, value in schemes.items()}}
+    return {**document, "components": components, "operations": operations}
+
+
 class _Builder:
     def __init__(self) -> None:
         self.schemas = SchemaBatch()
@@ -119,17 +150,22 @@ class _Builder:
         channel: dict[str, Any] = {"address": address, **self._connection(route, dependants)}
         self.channels[channel_id] = channel
         connection_security = self._security([connection] if connection else [])
+        messages: dict[str, Any] = {}
         if dispatcher is None:
             endpoint = route.endpoint
             self.operations[f"{channel_id}.receive"] = {
                 "action": "receive",
                 "channel": ref,
-                **(_summary(endpoint) or {"summary": "Frames are not declared for this route."}),
+                **(_summary(endpoint) or {"summary": "The frames this route receives are not declared."}),
                 **({"security": connection_security} if connection_security else {}),
             }
-            return
-        channel.update(_summary(dispatcher.connect) if dispatcher.router.connect_hook else {})
-        channel["messages"] = self._typed(channel_id, ref, dispatcher, connection_security)
+        else:
+            channel.update(_summary(dispatcher.connect) if dispatcher.router.connect_hook else {})
+            messages = self._typed(channel_id, ref, dispatcher, connection_security)
+        if channels.uses_channels(dependants):
+            messages.update(self._channel_frames(channel_id, ref))
+        if messages:
+            channel["messages"] = messages
 
     def _connection(self, route: WebSocketRoute, dependants: list[Dependant]) -> dict[str, Any]:
         """The channel's parameters and WebSocket binding, from the parameters of every dependency on the route."""
@@ -227,6 +263,25 @@ class _Builder:
             }
         shared(ERROR)  # also sent for frames that name no handler
         return messages
+
+    def _channel_frames(self, channel_id: str, ref: dict[str, str]) -> dict[str, Any]:
+        """The channels hub's frames: defined once in components, sent by one operation per route that takes it."""
+        keys = []
+        for model in channels.FRAMES:
+            (name,) = get_args(model.model_fields["type"].annotation)
+            key = f"channels.{name}"  # apart from the route's own messages, which may be called `message` too
+            if key not in self.messages:
+                payload = self.schemas.add(("channels", name), TypeAdapter(model), "serialization")
+                self.messages[key] = {"name": name, **_summary(model), "payload": payload}
+            keys.append(key)
+        self.operations[f"{channel_id}.channels.send"] = {
+            "action": "send",
+            "channel": ref,
+            "messages": [{"$ref": f"#/channels/{channel_id}/messages/{key}"} for key in keys],
+            "summary": channels.SUMMARY,
+            "description": channels.DESCRIPTION,
+        }
+        return {key: {"$ref": f"#/components/messages/{key}"} for key in keys}
 
     def _inbound(self, channel_id: str, plan: HandlerPlan) -> dict[str, Any]:
         data = None

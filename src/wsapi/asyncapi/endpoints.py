@@ -11,6 +11,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Route
 
+from wsapi.asyncapi.document import absolute_urls
+
 _PAGE = resources.files("wsapi.asyncapi").joinpath("page.html").read_text(encoding="utf-8")
 
 
@@ -22,8 +24,8 @@ def asyncapi_routes(document_url: str, docs_url: str | None) -> list[Route]:
 
 
 async def asyncapi_document(request: Request) -> JSONResponse:
-    document = request.app.asyncapi()
     # The server is where this request came in: the document is correct behind any host name or proxy prefix.
+    document = absolute_urls(request.app.asyncapi(), str(request.base_url))
     server: dict[str, Any] = {"host": request.url.netloc, "protocol": "wss" if request.url.is_secure else "ws"}
     if root_path := request.scope.get("root_path", ""):
         server["pathname"] = root_path

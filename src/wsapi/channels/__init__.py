@@ -18,7 +18,7 @@ from wsapi.channels.errors import (
     InvalidPosition,
     SlowConsumer,
 )
-from wsapi.channels.frames import Position
+from wsapi.channels.frames import JoinFrame, LeaveFrame, MessageFrame, Position, SubscribedFrame
 from wsapi.channels.hub import Channels, ChannelsDep, get_channels
 from wsapi.channels.presence import Member
 from wsapi.channels.subscriber import Listener, OnFull, Subscription
@@ -37,13 +37,17 @@ __all__ = [
     "ChannelsUnavailable",
     "InvalidChannel",
     "InvalidPosition",
+    "JoinFrame",
+    "LeaveFrame",
     "Listener",
     "Member",
     "MemoryBackend",
+    "MessageFrame",
     "OnFull",
     "Position",
     "RedisBackend",
     "SlowConsumer",
+    "SubscribedFrame",
     "Subscription",
     "get_channels",
 ]

@@ -1,29 +1,29 @@
 """The wire format: channel names, resume positions, and the JSON text frames a subscribed client receives.
 
-Every frame is a JSON object with a `type`:
-
-- `{"type":"message","channel":C,"epoch":E,"offset":N,"data":D}`: the N-th message of channel C in epoch E.
-- `{"type":"subscribed","channel":C,"epoch":E,"offset":N,"recovered":B}`: the messages that follow on C are those
-  after position (E, N). `recovered` is true exactly when the subscription continues from the position the client
-  asked for; false means the client's state is stale (history lost or trimmed) and it should reload it.
-- `{"type":"join"|"leave","channel":C,"client":{"id":I,"info":X}}`: presence events (live only, not in history).
+Every frame is a JSON object with a `type`; the models below (`SubscribedFrame`, `MessageFrame`, `JoinFrame`,
+`LeaveFrame`) declare them, for the AsyncAPI document and for clients that want to validate what they receive. The
+hub does not build frames through the models: a message is encoded once however many subscribers get it, and the
+builders below write the same JSON around text that is already encoded (the Redis backend's Lua script has a copy
+of `message`). The tests hold the frames both backends send to the models.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import GetCoreSchemaHandler
+from pydantic import BaseModel, Field, GetCoreSchemaHandler
 from pydantic_core import core_schema, to_json
 from starlette.types import Message
 
 from wsapi.channels.errors import InvalidChannel, InvalidPosition
+from wsapi.channels.presence import Member
 
 # Names need no escaping inside a JSON string, a Redis key or a Redis hash tag.
 CHANNEL_NAME = re.compile(r"[A-Za-z0-9_.:@/-]{1,200}")
-_POSITION = re.compile(r"([0-9a-f]{1,32}):([0-9]{1,18})")
+_EPOCH = "[0-9a-f]{1,32}"
+_POSITION = re.compile(f"({_EPOCH}):([0-9]{{1,18}})")
 
 
 def check_channel(name: str) -> str:
@@ -60,8 +60,58 @@ class Position:
             lambda value: value if isinstance(value, Position) else cls.parse(value),
             serialization=core_schema.to_string_ser_schema(),
             # What documentation (AsyncAPI) shows: the wire form, `<epoch>:<offset>`.
-            json_schema_input_schema=core_schema.str_schema(pattern=_POSITION.pattern),
+            json_schema_input_schema=core_schema.str_schema(pattern=f"^{_POSITION.pattern}$"),
         )
+
+
+ChannelName = Annotated[str, Field(pattern=f"^{CHANNEL_NAME.pattern}$", description="The channel.")]
+Epoch = Annotated[
+    str, Field(pattern=f"^{_EPOCH}$", description="The id of the channel's history: a new one when it was lost.")
+]
+
+
+class SubscribedFrame(BaseModel):
+    """The messages that follow on `channel` are those after position (`epoch`, `offset`).
+
+    Sent first on every subscribe, and again, with `recovered` false, if the channel's history is lost meanwhile.
+    """
+
+    type: Literal["subscribed"]
+    channel: ChannelName
+    epoch: Epoch
+    offset: int = Field(ge=0, description="The offset of the last message before those that follow (0: none).")
+    recovered: bool = Field(
+        description="True exactly when the subscription continues from the position the client asked for; "
+        "false: the client's state is stale (history lost or trimmed), it should reload it."
+    )
+
+
+class MessageFrame(BaseModel):
+    """A message published to `channel`: the `offset`-th of its epoch."""
+
+    type: Literal["message"]
+    channel: ChannelName
+    epoch: Epoch
+    offset: int = Field(ge=1, description="Numbers the channel's messages 1, 2, 3, ... in an epoch, with no gaps.")
+    data: Any = Field(description="What was published, as JSON.")
+
+
+class _PresenceFrame(BaseModel):
+    type: str
+    channel: ChannelName
+    client: Member = Field(description="The member: its id and the info the app gave when subscribing it.")
+
+
+class JoinFrame(_PresenceFrame):
+    """A connection entered the channel's presence (live only, not in history)."""
+
+    type: Literal["join"]
+
+
+class LeaveFrame(_PresenceFrame):
+    """A connection left the channel's presence, or its process died (live only, not in history)."""
+
+    type: Literal["leave"]
 
 
 def encode(data: Any) -> str:

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from wsapi.channels.frames import encode
+from pydantic_core import to_json
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,7 +17,7 @@ class Member:
     info: Any
 
     def to_json(self) -> str:
-        return encode({"id": self.id, "info": self.info})
+        return to_json({"id": self.id, "info": self.info}).decode()
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Member:
