@@ -14,6 +14,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import threading
 import time
 from collections import deque
 from collections.abc import Sequence
@@ -81,6 +82,25 @@ class _Frames:
 
 class WebSocketTestSession(_starlette.WebSocketTestSession):
     refused = False
+
+    def __init__(self, app: ASGIApp, scope: Scope, portal_factory: _starlette._PortalFactoryType) -> None:
+        self._finished = threading.Event()
+
+        async def run(scope: Scope, receive: Receive, send: Send) -> None:
+            try:
+                await app(scope, receive, send)
+            finally:
+                self._finished.set()
+
+        super().__init__(run, scope, portal_factory)
+
+    def __exit__(self, *args: Any) -> bool | None:
+        # Starlette's session cancels the app as soon as it has sent the disconnect. Like the async session, the
+        # app gets a moment to see it and finish first: its clean-up may await (a presence `leave` sent to Redis).
+        if not self._finished.is_set():
+            self.close(1000)
+            self._finished.wait(CLOSE_GRACE)
+        return super().__exit__(*args)
 
     def receive(self) -> Message:
         message = super().receive()
