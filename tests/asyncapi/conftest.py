@@ -101,6 +101,15 @@ def chat_server() -> Iterator[str]:
         yield f"127.0.0.1:{port}"
 
 
+@pytest.fixture(scope="module")
+def channels_chat_server() -> Iterator[str]:
+    """examples/channels_chat, one process with the memory backend."""
+    with pytest.MonkeyPatch.context() as env:
+        env.delenv("REDIS_URL", raising=False)  # read when the server starts
+        with uvicorn_server("app:app", app_dir=ROOT / "examples" / "channels_chat") as port:
+            yield f"127.0.0.1:{port}"
+
+
 requires_chromium = pytest.mark.skipif(
     shutil.which(CHROMIUM) is None, reason=f"{CHROMIUM} is not installed (scripts/system-deps.sh installs it)"
 )
