@@ -117,3 +117,26 @@ async def test_redis_flushed_tells_subscribers_their_history_is_gone(redis_serve
         }
         message = await next_frame(frames)
         assert (message["epoch"], message["offset"], message["data"]) == (position.epoch, 1, "new")
+
+
+async def test_one_redis_subscription_per_channel_per_process(redis_server: RedisServer) -> None:
+    redis = Redis.from_url(redis_server.url)
+
+    async def subscriptions() -> int:
+        await asyncio.sleep(0.05)  # UNSUBSCRIBE is not waited for
+        ((_, count),) = await redis.pubsub_numsub("wsapi:room")
+        return int(count)
+
+    try:
+        async with Channels(RedisBackend(redis_server.url)) as hub:
+            async with hub.listen("room") as a, hub.listen("room") as b, hub.listen("room") as c:
+                assert await subscriptions() == 1
+                await hub.publish("room", "to all three")
+                for frames in (a, b, c):
+                    await next_frame(frames)
+                    assert (await next_frame(frames))["data"] == "to all three"
+            assert await subscriptions() == 0
+            async with hub.listen("room"):
+                assert await subscriptions() == 1
+    finally:
+        await redis.aclose()
