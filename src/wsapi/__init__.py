@@ -7,6 +7,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from wsapi import status
 from wsapi.applications import FastAPI, WsAPI
+from wsapi.channels import Channels, ChannelsDep, Position
 from wsapi.endpoints import WebSocketEndpoint
 from wsapi.exceptions import HTTPException, RequestValidationError, WebSocketRequestValidationError
 from wsapi.params import Body, Cookie, Depends, Header, Path, Query, Security
@@ -18,6 +19,8 @@ __version__ = "0.1.0"
 __all__ = [
     "APIRouter",
     "Body",
+    "Channels",
+    "ChannelsDep",
     "Cookie",
     "Depends",
     "FastAPI",
@@ -25,6 +28,7 @@ __all__ = [
     "HTTPException",
     "Header",
     "Path",
+    "Position",
     "Query",
     "Request",
     "RequestValidationError",
