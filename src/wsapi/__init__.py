@@ -10,6 +10,7 @@ from wsapi.applications import FastAPI, WsAPI
 from wsapi.channels import Channels, ChannelsDep, Position
 from wsapi.endpoints import WebSocketEndpoint
 from wsapi.exceptions import HTTPException, RequestValidationError, WebSocketRequestValidationError
+from wsapi.messages import MessageError, MessageRouter
 from wsapi.params import Body, Cookie, Depends, Header, Path, Query, Security
 from wsapi.routing import APIRouter
 from wsapi.security import SecurityScopes
@@ -27,6 +28,8 @@ __all__ = [
     "HTTPConnection",
     "HTTPException",
     "Header",
+    "MessageError",
+    "MessageRouter",
     "Path",
     "Position",
     "Query",

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
-from starlette.types import ExceptionHandler, Lifespan
+from starlette.types import ASGIApp, ExceptionHandler, Lifespan, Receive, Scope, Send
 
+from wsapi.asyncapi import build_document
+from wsapi.asyncapi.endpoints import asyncapi_routes
 from wsapi.exceptions import DEFAULT_HANDLERS
+from wsapi.messages import MessageRouter
 from wsapi.params import Dependency
-from wsapi.routing import APIRouter, DecoratedCallable
+from wsapi.routing import APIRouter, DecoratedCallable, MethodOptions, RouteOptions
 
 if TYPE_CHECKING:
     from wsapi.channels import Channels
@@ -36,6 +39,8 @@ class WsAPI(Starlette):
         title: str = "wsapi",
         version: str = "0.1.0",
         description: str = "",
+        asyncapi_url: str | None = "/asyncapi.json",
+        asyncapi_docs_url: str | None = "/asyncapi",
         channels: Channels | None = None,
     ) -> None:
         handlers: dict[Any, ExceptionHandler] = {**DEFAULT_HANDLERS, **(exception_handlers or {})}
@@ -45,10 +50,55 @@ class WsAPI(Starlette):
         self.version = version
         self.description = description
         self.dependency_overrides: dict[Callable[..., Any], Callable[..., Any]] = {}
+        self.websocket_stack: ASGIApp | None = None
+        self.websocket_exception_handlers: tuple[dict[Any, ExceptionHandler], dict[int, ExceptionHandler]] = ({}, {})
+        self.asyncapi_schema: dict[str, Any] | None = None
+        if asyncapi_url:
+            self.router.routes.extend(asyncapi_routes(asyncapi_url, asyncapi_docs_url))
         # The channels hub runs around the user's lifespan: started before it, stopped after it.
         self.channels = channels
         if channels is not None:
             self.router.lifespan_context = channels.around(self.router.lifespan_context)
+
+    def asyncapi(self) -> dict[str, Any]:
+        """The AsyncAPI 3.0 document of the app's WebSocket routes, built on first use (set `asyncapi_schema` to
+        replace it)."""
+        if self.asyncapi_schema is None:
+            self.asyncapi_schema = build_document(
+                title=self.title, version=self.version, description=self.description, routes=self.routes
+            )
+        return self.asyncapi_schema
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "websocket":
+            await super().__call__(scope, receive, send)
+            return
+        scope["app"] = self
+        if self.websocket_stack is None:
+            self.websocket_stack = self.build_websocket_stack()
+        scope["starlette.exception_handlers"] = self.websocket_exception_handlers
+        await self.websocket_stack(scope, receive, send)
+
+    def build_websocket_stack(self) -> ASGIApp:
+        """User middleware, then the router: Starlette's error and exception middleware are left out for WebSockets.
+
+        The first only acts on HTTP; the second's work is done by the WebSocket route itself (see
+        `handle_websocket_error`), which saves a send wrapper per message and frames kept per connection.
+        """
+        status_handlers = {k: v for k, v in self.exception_handlers.items() if isinstance(k, int)}
+        exception_handlers = {
+            k: v for k, v in self.exception_handlers.items() if not isinstance(k, int) and k is not Exception
+        }
+        self.websocket_exception_handlers = (exception_handlers, status_handlers)
+        app: ASGIApp = self.router
+        for cls, args, kwargs in reversed(self.user_middleware):
+            app = cls(app, *args, **kwargs)
+        return app
+
+    def add_middleware(self, middleware_class: Any, *args: Any, **kwargs: Any) -> None:
+        if self.websocket_stack is not None:
+            raise RuntimeError("Cannot add middleware after an application has started")
+        super().add_middleware(middleware_class, *args, **kwargs)
 
     def add_exception_handler(self, exc_class_or_status_code: int | type[Exception], handler: ExceptionHandler) -> None:
         self.exception_handlers[exc_class_or_status_code] = handler
@@ -75,31 +125,31 @@ class WsAPI(Starlette):
 
     # Route registration goes through the app's router, so app-level dependencies apply to every route.
 
-    def add_api_route(self, path: str, endpoint: Callable[..., Any], **options: Any) -> None:
+    def add_api_route(self, path: str, endpoint: Callable[..., Any], **options: Unpack[RouteOptions]) -> None:
         self.router.add_api_route(path, endpoint, **options)
 
-    def api_route(self, path: str, **options: Any) -> Callable[[DecoratedCallable], DecoratedCallable]:
+    def api_route(self, path: str, **options: Unpack[RouteOptions]) -> Callable[[DecoratedCallable], DecoratedCallable]:
         return self.router.api_route(path, **options)
 
-    def get(self, path: str, **options: Any) -> Callable[[DecoratedCallable], DecoratedCallable]:
+    def get(self, path: str, **options: Unpack[MethodOptions]) -> Callable[[DecoratedCallable], DecoratedCallable]:
         return self.router.get(path, **options)
 
-    def post(self, path: str, **options: Any) -> Callable[[DecoratedCallable], DecoratedCallable]:
+    def post(self, path: str, **options: Unpack[MethodOptions]) -> Callable[[DecoratedCallable], DecoratedCallable]:
         return self.router.post(path, **options)
 
-    def put(self, path: str, **options: Any) -> Callable[[DecoratedCallable], DecoratedCallable]:
+    def put(self, path: str, **options: Unpack[MethodOptions]) -> Callable[[DecoratedCallable], DecoratedCallable]:
         return self.router.put(path, **options)
 
-    def patch(self, path: str, **options: Any) -> Callable[[DecoratedCallable], DecoratedCallable]:
+    def patch(self, path: str, **options: Unpack[MethodOptions]) -> Callable[[DecoratedCallable], DecoratedCallable]:
         return self.router.patch(path, **options)
 
-    def delete(self, path: str, **options: Any) -> Callable[[DecoratedCallable], DecoratedCallable]:
+    def delete(self, path: str, **options: Unpack[MethodOptions]) -> Callable[[DecoratedCallable], DecoratedCallable]:
         return self.router.delete(path, **options)
 
     def add_api_websocket_route(
         self,
         path: str,
-        endpoint: Callable[..., Any],
+        endpoint: Callable[..., Any] | MessageRouter,
         name: str | None = None,
         *,
         dependencies: Sequence[Dependency] | None = None,

@@ -12,16 +12,20 @@ completes reaches a client only as a bare HTTP 403: this way browsers and client
 
 from __future__ import annotations
 
+import inspect
+import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from pydantic_core import to_jsonable_python
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.exceptions import WebSocketException
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
-from starlette.websockets import WebSocket, WebSocketState
+from starlette.types import Scope
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from wsapi import status
 
@@ -98,6 +102,51 @@ async def refuse(websocket: WebSocket, code: int, reason: str = "") -> None:
         await websocket.send({"type": "websocket.accept", "subprotocol": None, "headers": [], REFUSAL_KEY: code})
     if websocket.application_state is WebSocketState.CONNECTED:
         await websocket.close(code, reason)
+
+
+def _handler_for(scope: Scope, exc: Exception) -> Callable[..., Any] | None:
+    """The app's handler for `exc`, looked up as Starlette's exception middleware does (status first, then MRO)."""
+    exception_handlers, status_handlers = scope.get("starlette.exception_handlers", ({}, {}))
+    if isinstance(exc, StarletteHTTPException) and exc.status_code in status_handlers:
+        handler: Callable[..., Any] = status_handlers[exc.status_code]
+        return handler
+    for cls in type(exc).__mro__:
+        if cls in exception_handlers:
+            handler = exception_handlers[cls]
+            return handler
+    return None
+
+
+async def handle_websocket_error(websocket: WebSocket, exc: Exception) -> None:
+    """Give `exc` to the app's handler for it, or close with a code that says what went wrong."""
+    handler = _handler_for(websocket.scope, exc)
+    try:
+        if handler is None:
+            raise exc
+        if inspect.iscoroutinefunction(handler):
+            response = await handler(websocket, exc)
+        else:
+            response = await run_in_threadpool(handler, websocket, exc)
+        if response is not None:
+            await response(websocket.scope, websocket.receive, websocket.send)
+    except WebSocketDisconnect:
+        pass
+    except Exception as unhandled:
+        await close_after_error(websocket, unhandled)
+
+
+async def close_after_error(websocket: WebSocket, exc: Exception) -> None:
+    """Close with a code that says what went wrong: 1007 for undecodable JSON, 1011 for anything else."""
+    if isinstance(exc, json.JSONDecodeError):
+        logger.info("WebSocket %s sent malformed JSON: %s", websocket.url.path, exc)
+        code, reason = status.WS_1007_INVALID_FRAME_PAYLOAD_DATA, f"Invalid JSON: {exc.msg}"
+    else:
+        logger.error("Unhandled exception in WebSocket endpoint %s", websocket.url.path, exc_info=exc)
+        code, reason = status.WS_1011_INTERNAL_ERROR, "Internal server error"
+    try:
+        await refuse(websocket, code, reason)
+    except Exception:  # the transport is gone too: nothing more can be sent
+        logger.debug("could not send close frame to %s", websocket.url.path, exc_info=True)
 
 
 async def http_exception_handler(conn: HTTPConnection, exc: Exception) -> Response | None:

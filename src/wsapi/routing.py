@@ -5,9 +5,10 @@ from __future__ import annotations
 import inspect
 import json
 import logging
+import re
 from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack, suppress
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar, Unpack
 
 from pydantic_core import to_jsonable_python
 from starlette._exception_handler import wrap_app_handling_exceptions
@@ -17,10 +18,10 @@ from starlette.routing import BaseRoute, Mount, Route, Router, WebSocketRoute
 from starlette.types import ASGIApp, Lifespan, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketClose, WebSocketDisconnect, WebSocketState
 
-from wsapi import status
 from wsapi.dependencies import NO_BODY, Dependant, Solver, analyse
 from wsapi.dependencies.solving import Overrides
-from wsapi.exceptions import RequestValidationError, WebSocketRequestValidationError, refuse
+from wsapi.exceptions import RequestValidationError, WebSocketRequestValidationError, handle_websocket_error
+from wsapi.messages import Dispatcher, MessageRouter
 from wsapi.params import Dependency
 
 logger = logging.getLogger("wsapi")
@@ -30,6 +31,20 @@ DecoratedCallable = TypeVar("DecoratedCallable", bound=Callable[..., Any])
 
 def _overrides(scope: Scope) -> Overrides | None:
     return getattr(scope.get("app"), "dependency_overrides", None)
+
+
+class MethodOptions(TypedDict, total=False):
+    """What an HTTP route takes besides its path and endpoint (`methods` aside, for `get`, `post`, ...)."""
+
+    name: str | None
+    dependencies: Sequence[Dependency]
+    status_code: int | None
+    response_class: type[Response]
+    include_in_schema: bool
+
+
+class RouteOptions(MethodOptions, total=False):
+    methods: Sequence[str] | None
 
 
 class APIRoute(Route):
@@ -111,73 +126,72 @@ class APIWebSocketRoute(WebSocketRoute):
     """A WebSocket route whose endpoint gets its arguments from the dependency engine.
 
     The endpoint runs after the handshake's parameters and dependencies are solved; it decides when to accept.
-    A class endpoint (a `WebSocketEndpoint` subclass) is served as it is, as in Starlette.
+    A class endpoint (a `WebSocketEndpoint` subclass) is served as it is, as in Starlette. A `MessageRouter`
+    endpoint is served by its handlers: its connect hook takes the endpoint's place, then messages are dispatched.
     """
 
     def __init__(
         self,
         path: str,
-        endpoint: Callable[..., Any],
+        endpoint: Callable[..., Any] | MessageRouter,
         *,
         name: str | None = None,
         dependencies: Sequence[Dependency] | None = None,
     ) -> None:
-        super().__init__(path, endpoint, name=name)
+        super().__init__(path, endpoint, name=name)  # type: ignore[arg-type]  # a MessageRouter is served by run()
+        if name is None and isinstance(endpoint, MessageRouter):
+            # Named after the path: the class name would give every message route the same name.
+            self.name = re.sub(r"[^A-Za-z0-9]+", "_", self.path_format).strip("_") or "root"
         self.dependencies = list(dependencies or [])
         self.dependant: Dependant | None = None
+        self.dispatcher: Dispatcher | None = None
         if inspect.isclass(endpoint):
             return
-        if not inspect.iscoroutinefunction(endpoint):
+        path_param_names = frozenset(self.param_convertors)
+        if isinstance(endpoint, MessageRouter):
+            self.dispatcher = Dispatcher(endpoint, path_param_names)
+            endpoint = self.dispatcher.connect
+        elif not inspect.iscoroutinefunction(endpoint):
             raise TypeError(f"WebSocket endpoint {self.name!r} must be an async function")
-        self.dependant = analyse(
-            endpoint, path_param_names=frozenset(self.param_convertors), extra_dependencies=self.dependencies
-        )
+        self.dependant = analyse(endpoint, path_param_names=path_param_names, extra_dependencies=self.dependencies)
         body_fields = [f.name for f in self.dependant.all_fields() if f.location == "body"]
         if body_fields:
             raise TypeError(f"WebSocket endpoint {self.name!r} cannot take a body parameter: {body_fields}")
+        disconnect = self.dispatcher.disconnect if self.dispatcher else None
+        self.needs_exit_stack = self.dependant.needs_exit_stack or bool(disconnect and disconnect.needs_exit_stack)
         self.app = self.handle_websocket
+
+    # The coroutine frames below live as long as the connection, so there are as few of them as can be:
+    # exceptions are handled here rather than through Starlette's wrapper, which adds frames and a send wrapper.
 
     async def handle_websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         websocket = WebSocket(scope, receive, send)
-
-        async def run(scope: Scope, receive: Receive, send: Send) -> None:
-            await self.run(websocket)
-
         try:
-            await wrap_app_handling_exceptions(run, websocket)(scope, receive, send)
+            overrides = _overrides(scope)
+            if self.needs_exit_stack or overrides:
+                async with AsyncExitStack() as stack:
+                    await self.run(websocket, Solver(websocket, stack, overrides))
+            else:
+                await self.run(websocket, Solver(websocket))
         except WebSocketDisconnect:
             pass  # the client went away; there is nobody left to tell
         except Exception as exc:
-            await close_after_error(websocket, exc)
+            await handle_websocket_error(websocket, exc)
 
-    async def run(self, websocket: WebSocket) -> None:
+    async def run(self, websocket: WebSocket, solver: Solver) -> None:
         """Solve the handshake's dependencies and run the endpoint; yield-dependencies end with the connection."""
         assert self.dependant is not None
-        async with AsyncExitStack() as stack:
-            solver = Solver(websocket, stack, _overrides(websocket.scope))
-            values, errors = await solver.solve(self.dependant)
-            if errors:
-                raise WebSocketRequestValidationError(errors)
-            if websocket.application_state is WebSocketState.DISCONNECTED:
-                return  # a dependency closed the connection itself (the guide's older style)
-            # The client leaving is how a WebSocket normally ends: yield-dependencies tear down as after a
-            # return, instead of having the disconnect thrown into them as an error.
-            with suppress(WebSocketDisconnect):
-                await solver.call(self.dependant, values)
-
-
-async def close_after_error(websocket: WebSocket, exc: Exception) -> None:
-    """Close with a code that says what went wrong: 1007 for undecodable JSON, 1011 for anything else."""
-    if isinstance(exc, json.JSONDecodeError):
-        logger.info("WebSocket %s sent malformed JSON: %s", websocket.url.path, exc)
-        code, reason = status.WS_1007_INVALID_FRAME_PAYLOAD_DATA, f"Invalid JSON: {exc.msg}"
-    else:
-        logger.error("Unhandled exception in WebSocket endpoint %s", websocket.url.path, exc_info=exc)
-        code, reason = status.WS_1011_INTERNAL_ERROR, "Internal server error"
-    try:
-        await refuse(websocket, code, reason)
-    except Exception:  # the transport is gone too: nothing more can be sent
-        logger.debug("could not send close frame to %s", websocket.url.path, exc_info=True)
+        values, errors = await solver.solve(self.dependant)
+        if errors:
+            raise WebSocketRequestValidationError(errors)
+        if websocket.application_state is WebSocketState.DISCONNECTED:
+            return  # a dependency closed the connection itself (the guide's older style)
+        # The client leaving is how a WebSocket normally ends: yield-dependencies tear down as after a
+        # return, instead of having the disconnect thrown into them as an error.
+        with suppress(WebSocketDisconnect):
+            await solver.call(self.dependant, values)
+            if self.dispatcher is not None:
+                await self.dispatcher.serve(websocket, solver)
 
 
 class APIRouter(Router):
@@ -210,70 +224,30 @@ class APIRouter(Router):
 
     # HTTP routes
 
-    def add_api_route(
-        self,
-        path: str,
-        endpoint: Callable[..., Any],
-        *,
-        methods: Sequence[str] | None = None,
-        name: str | None = None,
-        dependencies: Sequence[Dependency] | None = None,
-        status_code: int | None = None,
-        response_class: type[Response] = JSONResponse,
-        include_in_schema: bool = True,
-    ) -> None:
-        self.routes.append(
-            APIRoute(
-                self.prefix + path,
-                endpoint,
-                methods=methods,
-                name=name,
-                dependencies=[*self.dependencies, *(dependencies or [])],
-                status_code=status_code,
-                response_class=response_class,
-                include_in_schema=include_in_schema,
-            )
-        )
+    def add_api_route(self, path: str, endpoint: Callable[..., Any], **options: Unpack[RouteOptions]) -> None:
+        options["dependencies"] = [*self.dependencies, *options.get("dependencies", [])]
+        self.routes.append(APIRoute(self.prefix + path, endpoint, **options))
 
-    def api_route(
-        self,
-        path: str,
-        *,
-        methods: Sequence[str] | None = None,
-        name: str | None = None,
-        dependencies: Sequence[Dependency] | None = None,
-        status_code: int | None = None,
-        response_class: type[Response] = JSONResponse,
-        include_in_schema: bool = True,
-    ) -> Callable[[DecoratedCallable], DecoratedCallable]:
+    def api_route(self, path: str, **options: Unpack[RouteOptions]) -> Callable[[DecoratedCallable], DecoratedCallable]:
         def decorator(func: DecoratedCallable) -> DecoratedCallable:
-            self.add_api_route(
-                path,
-                func,
-                methods=methods,
-                name=name,
-                dependencies=dependencies,
-                status_code=status_code,
-                response_class=response_class,
-                include_in_schema=include_in_schema,
-            )
+            self.add_api_route(path, func, **options)
             return func
 
         return decorator
 
-    def get(self, path: str, **options: Any) -> Callable[[DecoratedCallable], DecoratedCallable]:
+    def get(self, path: str, **options: Unpack[MethodOptions]) -> Callable[[DecoratedCallable], DecoratedCallable]:
         return self.api_route(path, methods=["GET"], **options)
 
-    def post(self, path: str, **options: Any) -> Callable[[DecoratedCallable], DecoratedCallable]:
+    def post(self, path: str, **options: Unpack[MethodOptions]) -> Callable[[DecoratedCallable], DecoratedCallable]:
         return self.api_route(path, methods=["POST"], **options)
 
-    def put(self, path: str, **options: Any) -> Callable[[DecoratedCallable], DecoratedCallable]:
+    def put(self, path: str, **options: Unpack[MethodOptions]) -> Callable[[DecoratedCallable], DecoratedCallable]:
         return self.api_route(path, methods=["PUT"], **options)
 
-    def patch(self, path: str, **options: Any) -> Callable[[DecoratedCallable], DecoratedCallable]:
+    def patch(self, path: str, **options: Unpack[MethodOptions]) -> Callable[[DecoratedCallable], DecoratedCallable]:
         return self.api_route(path, methods=["PATCH"], **options)
 
-    def delete(self, path: str, **options: Any) -> Callable[[DecoratedCallable], DecoratedCallable]:
+    def delete(self, path: str, **options: Unpack[MethodOptions]) -> Callable[[DecoratedCallable], DecoratedCallable]:
         return self.api_route(path, methods=["DELETE"], **options)
 
     # WebSocket routes
@@ -281,7 +255,7 @@ class APIRouter(Router):
     def add_api_websocket_route(
         self,
         path: str,
-        endpoint: Callable[..., Any],
+        endpoint: Callable[..., Any] | MessageRouter,
         name: str | None = None,
         *,
         dependencies: Sequence[Dependency] | None = None,

@@ -279,3 +279,28 @@ def test_a_dependency_that_closes_the_socket_itself_ends_the_connection() -> Non
     assert refused.value.code == 1008
     with client.websocket_connect("/ws?token=t") as ws:
         assert ws.receive_text() == "t"
+
+
+def test_no_dependency_is_called_once_a_parameter_failed_validation() -> None:
+    called: list[str] = []
+
+    async def needs_token(token: str) -> str:
+        return token
+
+    async def side_effect(websocket: WebSocket) -> None:
+        called.append("side effect")
+        await websocket.accept()
+
+    async def outer(_: None = Depends(side_effect)) -> None:
+        called.append("outer")
+
+    app = FastAPI()
+
+    @app.websocket("/ws")
+    async def endpoint(websocket: WebSocket, token: str = Depends(needs_token), _: None = Depends(outer)) -> None:
+        called.append("endpoint")
+
+    with pytest.raises(WebSocketDisconnect) as refused, TestClient(app).websocket_connect("/ws"):
+        pass
+    assert (refused.value.code, refused.value.reason) == (1008, "query.token: Field required")
+    assert called == []

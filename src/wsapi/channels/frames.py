@@ -59,6 +59,8 @@ class Position:
         return core_schema.no_info_plain_validator_function(
             lambda value: value if isinstance(value, Position) else cls.parse(value),
             serialization=core_schema.to_string_ser_schema(),
+            # What documentation (AsyncAPI) shows: the wire form, `<epoch>:<offset>`.
+            json_schema_input_schema=core_schema.str_schema(pattern=_POSITION.pattern),
         )
 
 

@@ -39,8 +39,13 @@ def analyse(
     security_scopes: Sequence[str] = (),
     use_cache: bool = True,
     extra_dependencies: Sequence[Dependency] = (),
+    body_by_default: bool = False,
 ) -> Dependant:
-    """Compile `call`'s signature into a plan; sub-dependencies are analysed recursively."""
+    """Compile `call`'s signature into a plan; sub-dependencies are analysed recursively.
+
+    With `body_by_default`, `call`'s own unmarked parameters read the body instead of the query string: a message
+    handler's plain parameters come from the message. Its sub-dependencies keep the usual inference.
+    """
     dependant = Dependant(
         call=call,
         kind=call_kind(call),
@@ -66,7 +71,7 @@ def analyse(
         if special is not None:
             dependant.specials.append((parameter.name, special))
             continue
-        dependant.fields.append(_param_field(parameter.name, annotation, marker, path_param_names))
+        dependant.fields.append(_param_field(parameter.name, annotation, marker, path_param_names, body_by_default))
 
     if dependant.fields:
         dependant.fields_by_name = {f.name: f for f in dependant.fields}
@@ -120,14 +125,16 @@ def _special(annotation: Any) -> Special | None:
     return None
 
 
-def _param_field(name: str, annotation: Any, marker: Param | None, path_param_names: frozenset[str]) -> ParamField:
+def _param_field(
+    name: str, annotation: Any, marker: Param | None, path_param_names: frozenset[str], body_by_default: bool
+) -> ParamField:
     if annotation is inspect.Parameter.empty:
         annotation = Any
     if marker is None or type(marker) is _PlainDefault:
         default = ... if marker is None else marker.default
         if name in path_param_names:
             marker = PathParam(default)
-        elif _is_model(annotation):
+        elif body_by_default or _is_model(annotation):
             marker = BodyParam(default)
         else:
             marker = QueryParam(default)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import TypeAdapter
 
@@ -42,6 +43,11 @@ class ParamField:
     def required(self) -> bool:
         return self.param.required
 
+    @property
+    def annotated_type(self) -> Any:
+        """The parameter's type with its constraints and docs attached, as pydantic validates and describes it."""
+        return Annotated[self.annotation, self.param.field_info]
+
     def default_value(self) -> Any:
         if self.param.default_factory is not None:
             return self.param.default_factory()
@@ -68,13 +74,27 @@ class Dependant:
     validator: TypeAdapter[dict[str, Any]] | None = None
     fields_by_name: dict[str, ParamField] = field(default_factory=dict)
 
-    @property
+    @cached_property
     def cache_key(self) -> tuple[Any, tuple[str, ...]]:
         return (self.call, tuple(sorted(self.security_scopes)))
 
     @cached_property
     def scopes_object(self) -> SecurityScopes:
         return SecurityScopes(self.security_scopes)
+
+    @cached_property
+    def context_manager(self) -> Callable[..., Any]:
+        """A generator dependency's `call` as a context manager factory, wrapped once rather than per solve."""
+        assert self.call is not None
+        if self.kind is CallKind.ASYNC_GENERATOR:
+            return asynccontextmanager(self.call)
+        return contextmanager(self.call)
+
+    @cached_property
+    def needs_exit_stack(self) -> bool:
+        """Whether solving this plan enters a yield-dependency, whose teardown an exit stack must hold."""
+        generators = (CallKind.ASYNC_GENERATOR, CallKind.SYNC_GENERATOR)
+        return any(d.kind in generators for d in self.walk())
 
     def walk(self) -> list[Dependant]:
         """This dependant and every sub-dependant, depth first."""

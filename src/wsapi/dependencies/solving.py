@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
+from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
+from urllib.parse import parse_qsl
 
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
@@ -19,23 +20,36 @@ NO_BODY: Any = object()
 
 
 class Solver:
-    """State of one solve: the connection, its exit stack, the per-connection cache and the overrides in force."""
+    """State of one solve: the connection, its exit stack, the per-connection cache and the overrides in force.
 
-    __slots__ = ("body", "cache", "conn", "overrides", "stack")
+    `stack` may be None for a plan with no yield-dependencies and no overrides (see `Dependant.needs_exit_stack`).
+    """
+
+    __slots__ = ("body", "cache", "conn", "failed", "overrides", "query", "query_pairs", "stack")
 
     def __init__(
-        self, conn: HTTPConnection, stack: AsyncExitStack, overrides: Overrides | None = None, body: Any = NO_BODY
+        self,
+        conn: HTTPConnection,
+        stack: AsyncExitStack | None = None,
+        overrides: Overrides | None = None,
+        body: Any = NO_BODY,
     ) -> None:
         self.conn = conn
         self.stack = stack
         self.overrides = overrides
         self.body = body
         self.cache: dict[Any, Any] = {}
+        self.failed = False  # a parameter failed validation: from then on, nothing more is called
+        self.query: dict[str, str] | None = None
+        self.query_pairs: list[tuple[str, str]] | None = None
 
     async def solve(self, dependant: Dependant) -> tuple[dict[str, Any], Errors]:
-        """The keyword arguments for `dependant.call`, or the validation errors that prevent calling it."""
-        values: dict[str, Any] = {}
-        errors: Errors = []
+        """The keyword arguments for `dependant.call`, or the validation errors that prevent calling it.
+
+        Every parameter of the tree is validated, so that all errors are reported together; but once one has failed,
+        no further dependency is called: an invalid connection must not run side effects (such as an `accept()`).
+        """
+        values, errors = self.own_values(dependant)
         for name, sub in dependant.dependencies:
             if self.overrides and sub.call is not None and sub.call in self.overrides:
                 sub = _overridden(sub, self.overrides[sub.call])
@@ -43,8 +57,9 @@ class Solver:
             if sub.use_cache and key in self.cache:
                 value = self.cache[key]
             else:
-                sub_values, sub_errors = await self.solve(sub)
-                if sub_errors:
+                # A dependency without sub-dependencies needs nothing awaited before its call: no coroutine for it.
+                sub_values, sub_errors = await self.solve(sub) if sub.dependencies else self.own_values(sub)
+                if sub_errors or self.failed:
                     errors.extend(sub_errors)
                     continue
                 value = await self.call(sub, sub_values)
@@ -52,23 +67,33 @@ class Solver:
                     self.cache[key] = value
             if name is not None:
                 values[name] = value
-        if dependant.validator is not None:
-            errors.extend(self._validate(dependant, values))
+        return values, errors
+
+    def own_values(self, dependant: Dependant) -> tuple[dict[str, Any], Errors]:
+        """The values of `dependant`'s own parameters (not its sub-dependencies'), validated."""
+        values: dict[str, Any] = {}
+        errors = self._validate(dependant, values) if dependant.validator is not None else []
+        if errors:
+            self.failed = True
         for name, special in dependant.specials:
             values[name] = self.conn if special is Special.CONNECTION else dependant.scopes_object
         return values, errors
 
-    async def call(self, dependant: Dependant, values: dict[str, Any]) -> Any:
+    def call(self, dependant: Dependant, values: dict[str, Any]) -> Awaitable[Any]:
+        """What to await to call `dependant`: an async callable's own coroutine, not one wrapping it, because a
+        WebSocket endpoint's frames are kept for the whole connection and walked on every resume."""
         call = dependant.call
         assert call is not None
         kind = dependant.kind
         if kind is CallKind.ASYNC:
-            return await call(**values)
+            coroutine: Awaitable[Any] = call(**values)
+            return coroutine
         if kind is CallKind.SYNC:
-            return await run_in_threadpool(call, **values)
+            return run_in_threadpool(call, **values)
+        assert self.stack is not None, "a yield-dependency needs an exit stack"
         if kind is CallKind.ASYNC_GENERATOR:
-            return await self.stack.enter_async_context(asynccontextmanager(call)(**values))
-        return await self.stack.enter_async_context(_in_threadpool(contextmanager(call)(**values)))
+            return self.stack.enter_async_context(dependant.context_manager(**values))
+        return self.stack.enter_async_context(_in_threadpool(dependant.context_manager(**values)))
 
     def _validate(self, dependant: Dependant, values: dict[str, Any]) -> Errors:
         raw: dict[str, Any] = {}
@@ -81,13 +106,26 @@ class Solver:
                 raw[f.name] = value
         assert dependant.validator is not None
         try:
-            values.update(dependant.validator.validate_python(raw))
+            values.update(dependant.validator.validator.validate_python(raw))  # pydantic-core's, one frame less
         except ValidationError as exc:
             return [_relocate(error, dependant) for error in exc.errors(include_url=False)]
         for f in missing:
             if not f.required:
                 values[f.name] = f.default_value()
         return []
+
+    # The query string is parsed into a plain dict: Starlette's QueryParams multidict costs as much again to build,
+    # on every handshake. Like QueryParams, the last of repeated keys wins.
+
+    def _query_pairs(self) -> list[tuple[str, str]]:
+        if self.query_pairs is None:
+            self.query_pairs = parse_qsl(self.conn.scope["query_string"].decode("latin-1"), keep_blank_values=True)
+        return self.query_pairs
+
+    def _query(self) -> dict[str, str]:
+        if self.query is None:
+            self.query = dict(self._query_pairs())
+        return self.query
 
     def _extract(self, f: ParamField) -> Any:
         conn = self.conn
@@ -96,8 +134,8 @@ class Solver:
             return conn.path_params.get(f.alias, _MISSING)
         if location == "query":
             if f.repeated:
-                return conn.query_params.getlist(f.alias) or _MISSING
-            return conn.query_params.get(f.alias, _MISSING)
+                return [v for k, v in self._query_pairs() if k == f.alias] or _MISSING
+            return self._query().get(f.alias, _MISSING)
         if location == "header":
             if f.repeated:
                 return conn.headers.getlist(f.alias) or _MISSING

@@ -1,0 +1,267 @@
+"""The load generator: client processes pinned to the cores the server does not use, each running one job.
+
+A job is an async function run in a client process with uvloop and picows (a Cython WebSocket client, about twice
+as cheap per message as the `websockets` client, so the client keeps headroom). It prepares (connects, warms up),
+calls `await phase.ready()` to tell the runner it is prepared and wait for the go, then does its measured part and
+returns a `Report`. The runner may call for several phases (the memory scenario measures between them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+import queue
+import time
+import traceback
+from array import array
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvloop
+from picows import WSCloseCode, WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
+
+from benchmarks.apps import CLIENT, ITEM_ID, ITEM_REPLY, SESSION, TOKEN
+
+GO_TIMEOUT = 300.0  # seconds a prepared client waits for the runner before giving up
+IO_TIMEOUT = 10.0  # seconds for any single connect, close or reply
+HANDSHAKE_PATH = f"/items/{ITEM_ID}/ws?token={TOKEN}"
+HANDSHAKE_HEADERS = {"x-client": CLIENT, "cookie": f"session={SESSION}"}
+
+
+@dataclass
+class Report:
+    """What one client process did in its measured phase."""
+
+    count: int = 0  # round trips or connections completed inside the window
+    errors: int = 0  # wrong replies, refused or dropped connections
+    cpu_seconds: float = 0.0  # this process's CPU time during the window
+    latencies_ns: array[int] = field(default_factory=lambda: array("q"))
+
+
+class Phase:
+    """A client process's side of the handshake with the runner."""
+
+    def __init__(self, index: int, go: Any, events: Any) -> None:
+        self.index = index
+        self.go = go
+        self.events = events
+
+    async def ready(self) -> None:
+        self.events.put(("ready", self.index, None))
+        await asyncio.to_thread(self.go.get, True, GO_TIMEOUT)
+
+
+Job = Callable[..., Coroutine[Any, Any, Report]]
+
+
+def _child(job: Job, args: tuple[Any, ...], cpus: set[int], index: int, go: Any, events: Any) -> None:
+    os.sched_setaffinity(0, cpus)
+    try:
+        report = uvloop.run(job(Phase(index, go, events), *args))
+    except BaseException:
+        events.put(("error", index, traceback.format_exc()))
+    else:
+        events.put(("done", index, report))
+
+
+class Clients:
+    """One client process per entry of `args`, each running `job(phase, *args[i])` on `cpus`; killed on exit."""
+
+    def __init__(self, job: Job, args: Sequence[tuple[Any, ...]], cpus: set[int]) -> None:
+        context = multiprocessing.get_context("spawn")
+        self.events = context.Queue()
+        self.gos = [context.Queue() for _ in args]
+        self.processes = [
+            context.Process(target=_child, args=(job, a, cpus, i, self.gos[i], self.events), daemon=True)
+            for i, a in enumerate(args)
+        ]
+
+    def __enter__(self) -> Clients:
+        for process in self.processes:
+            process.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        for process in self.processes:
+            process.join(timeout=IO_TIMEOUT if exc_info[0] is None else 0)
+            if process.is_alive():
+                process.kill()
+                process.join()
+
+    def _collect(self, kind: str, timeout: float) -> list[Any]:
+        """One `kind` event from every process, in process order; a client's failure is raised here."""
+        found: dict[int, Any] = {}
+        deadline = time.monotonic() + timeout
+        while len(found) < len(self.processes):
+            try:
+                event, index, payload = self.events.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise TimeoutError(f"client processes did not report {kind!r} within {timeout}s") from None
+            if event == "error":
+                raise RuntimeError(f"client process {index} failed:\n{payload}")
+            assert event == kind, (event, kind)
+            found[index] = payload
+        return [found[i] for i in range(len(self.processes))]
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        self._collect("ready", timeout)
+
+    def go(self) -> None:
+        for go in self.gos:
+            go.put("go")
+
+    def reports(self, timeout: float = 60.0) -> list[Report]:
+        reports: list[Report] = self._collect("done", timeout)
+        return reports
+
+
+def split(total: int, parts: int) -> list[int]:
+    """`total` spread over `parts` as evenly as possible, leaving out empty parts."""
+    return [n for n in (total // parts + (i < total % parts) for i in range(parts)) if n]
+
+
+# Echo: closed-loop round trips on already-open connections.
+
+
+class _EchoListener(WSListener):
+    def __init__(self) -> None:
+        self.transport: WSTransport | None = None
+        self.done: asyncio.Future[None] | None = None
+
+    def on_ws_connected(self, transport: WSTransport) -> None:
+        self.transport = transport
+
+    def start(self, payload: bytes, rounds: int, deadline_ns: int, report: Report | None) -> asyncio.Future[None]:
+        """Send `payload` back and forth `rounds` times or until `deadline_ns`; record in `report` if given."""
+        self.payload, self.rounds, self.deadline_ns, self.report = payload, rounds, deadline_ns, report
+        self.done = asyncio.get_running_loop().create_future()
+        self._send()
+        return self.done
+
+    def _send(self) -> None:
+        assert self.transport is not None
+        self.sent_ns = time.perf_counter_ns()
+        self.transport.send(WSMsgType.TEXT, self.payload)
+
+    def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+        if frame.msg_type is not WSMsgType.TEXT or self.done is None or self.done.done():
+            return
+        now = time.perf_counter_ns()
+        report = self.report
+        if report is not None:
+            if frame.get_payload_as_bytes() != self.payload:
+                report.errors += 1
+            elif now <= self.deadline_ns:
+                report.count += 1
+                report.latencies_ns.append(now - self.sent_ns)
+        self.rounds -= 1
+        if self.rounds > 0 and now < self.deadline_ns:
+            self._send()
+        else:
+            self.done.set_result(None)
+
+    def on_ws_disconnected(self, transport: WSTransport) -> None:
+        if self.done is not None and not self.done.done():
+            self.done.set_exception(ConnectionError("the server closed an echo connection"))
+
+
+async def echo_job(phase: Phase, url: str, connections: int, duration: float, payload: bytes) -> Report:
+    """Open `connections`, warm them up, then do round trips for `duration` seconds."""
+    opened = [await ws_connect(_EchoListener, url, websocket_handshake_timeout=IO_TIMEOUT) for _ in range(connections)]
+    listeners: list[_EchoListener] = [listener for _, listener in opened]
+    warm_deadline = time.perf_counter_ns() + int(IO_TIMEOUT * 1e9)
+    await asyncio.gather(*(listener.start(payload, 50, warm_deadline, None) for listener in listeners))
+    await phase.ready()
+
+    report = Report()
+    cpu = time.process_time()
+    deadline = time.perf_counter_ns() + int(duration * 1e9)
+    rounds = int(duration * 1_000_000)  # a count bound far above any loopback rate
+    runs = [listener.start(payload, rounds, deadline, report) for listener in listeners]
+    await asyncio.wait_for(asyncio.gather(*runs), duration + IO_TIMEOUT)
+    report.cpu_seconds = time.process_time() - cpu
+    for transport, _ in opened:
+        transport.disconnect()
+    return report
+
+
+# Handshakes: connect with the four checked inputs, read the one reply, answer the server's close.
+
+
+class _HandshakeListener(WSListener):
+    def __init__(self) -> None:
+        self.reply: str | None = None
+        self.close_code: WSCloseCode | None = None
+
+    def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+        if frame.msg_type is WSMsgType.TEXT:
+            self.reply = frame.get_payload_as_utf8_text()
+        elif frame.msg_type is WSMsgType.CLOSE:
+            self.close_code = frame.get_close_code()
+            transport.send_close(self.close_code)  # the server then closes the TCP connection
+
+
+async def _handshake(url: str) -> bool:
+    """One connection's life; True if the reply and the close code were the expected ones."""
+    try:
+        transport, listener = await ws_connect(
+            _HandshakeListener, url, extra_headers=HANDSHAKE_HEADERS, websocket_handshake_timeout=IO_TIMEOUT
+        )
+    except Exception:
+        return False
+    try:
+        await asyncio.wait_for(transport.wait_disconnected(), IO_TIMEOUT)
+    except TimeoutError:
+        transport.disconnect()
+        return False
+    return listener.reply == ITEM_REPLY and listener.close_code is WSCloseCode.OK
+
+
+async def handshake_job(phase: Phase, base_url: str, concurrency: int, duration: float) -> Report:
+    """`concurrency` loops, each opening one connection after another for `duration` seconds."""
+    url = base_url + HANDSHAKE_PATH
+    warm = await asyncio.gather(*(_handshake(url) for _ in range(concurrency)))
+    if not all(warm):
+        raise RuntimeError(f"{warm.count(False)} of {concurrency} warm-up handshakes to {url} failed")
+    await phase.ready()
+
+    report = Report()
+    cpu = time.process_time()
+    deadline = time.monotonic() + duration
+    limit = int(duration * 100_000)  # a count bound far above any loopback rate
+
+    async def loop() -> None:
+        for _ in range(limit):
+            if time.monotonic() >= deadline:
+                return
+            ok = await _handshake(url)
+            if time.monotonic() <= deadline:
+                report.count += ok
+                report.errors += not ok
+
+    await asyncio.wait_for(asyncio.gather(*(loop() for _ in range(concurrency))), duration + 2 * IO_TIMEOUT)
+    report.cpu_seconds = time.process_time() - cpu
+    return report
+
+
+# Idle connections: open, hold while the runner reads the server's memory, close.
+
+
+async def idle_job(phase: Phase, url: str, batches: Sequence[int], concurrency: int) -> Report:
+    """Open each batch of idle connections in turn (at most `concurrency` connecting at once); ready after each."""
+    gate = asyncio.Semaphore(concurrency)
+    transports: list[WSTransport] = []
+
+    async def open_one() -> None:
+        async with gate:
+            transport, _ = await ws_connect(WSListener, url, websocket_handshake_timeout=IO_TIMEOUT)
+            transports.append(transport)
+
+    for size in batches:
+        await asyncio.gather(*(open_one() for _ in range(size)))
+        await phase.ready()
+    for transport in transports:
+        transport.disconnect()
+    return Report(count=len(transports))

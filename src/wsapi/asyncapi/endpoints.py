@@ -1,0 +1,41 @@
+"""The HTTP endpoints that serve the AsyncAPI document and the docs page; the app adds them (`asyncapi_url=`)."""
+
+from __future__ import annotations
+
+import html
+import json
+from importlib import resources
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse
+from starlette.routing import Route
+
+_PAGE = resources.files("wsapi.asyncapi").joinpath("page.html").read_text(encoding="utf-8")
+
+
+def asyncapi_routes(document_url: str, docs_url: str | None) -> list[Route]:
+    routes = [Route(document_url, asyncapi_document, include_in_schema=False)]
+    if docs_url:
+        routes.append(Route(docs_url, _page_endpoint(document_url), include_in_schema=False))
+    return routes
+
+
+async def asyncapi_document(request: Request) -> JSONResponse:
+    document = request.app.asyncapi()
+    # The server is where this request came in: the document is correct behind any host name or proxy prefix.
+    server: dict[str, Any] = {"host": request.url.netloc, "protocol": "wss" if request.url.is_secure else "ws"}
+    if root_path := request.scope.get("root_path", ""):
+        server["pathname"] = root_path
+    return JSONResponse({**document, "servers": {"default": server}})
+
+
+def _page_endpoint(document_url: str) -> Any:
+    async def asyncapi_page(request: Request) -> HTMLResponse:
+        root_path = request.scope.get("root_path", "")
+        config = json.dumps({"url": root_path + document_url, "root": root_path})
+        # `</` cannot end the script element the config sits in when written as `<\/`.
+        page = _PAGE.replace("__CONFIG__", config.replace("</", "<\\/"))
+        return HTMLResponse(page.replace("__TITLE__", html.escape(request.app.title)))
+
+    return asyncapi_page
