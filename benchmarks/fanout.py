@@ -38,7 +38,7 @@ from pathlib import Path
 import uvloop
 from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
 
-APPS = Path(__file__).resolve().parent / "apps"
+ROOT = Path(__file__).resolve().parent.parent  # apps are imported as benchmarks.apps.*, beside the suite's own
 MESSAGE_PREFIX = b'{"type":"message"'
 CONNECT_BATCH = 200
 
@@ -89,13 +89,13 @@ REDIS_URL = ""  # set by --redis-url: the variant "wsapi-redis" is wsapi's app o
 
 @contextmanager
 def server(variant: str) -> Iterator[tuple[int, int]]:
-    """A uvicorn process on CPU 0 serving apps/fanout_<variant>.py; yields (port, pid), killed by PID after."""
+    """A uvicorn process on CPU 0 serving benchmarks/apps/fanout_<variant>.py; yields (port, pid), killed by PID."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     module, _, backend = variant.partition("-")
     env = {**os.environ, "FANOUT_REDIS_URL": REDIS_URL} if backend == "redis" else None
-    command = [sys.executable, "-m", "uvicorn", "--app-dir", str(APPS), f"fanout_{module}:app"]
+    command = [sys.executable, "-m", "uvicorn", "--app-dir", str(ROOT), f"benchmarks.apps.fanout_{module}:app"]
     command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--backlog", "8192"]
     process = subprocess.Popen(command, env=env, preexec_fn=lambda: os.sched_setaffinity(0, {0}))
     try:
