@@ -14,6 +14,7 @@ All three send the same JSON frame, encoded once per publish. Measured per varia
 - idle memory: the server's resident memory per connected, idle subscriber.
 
     python benchmarks/fanout.py [--subscribers 1000] [--variants wsapi,fastapi,raw] [--stall-wait 10]
+                                [--redis-url redis://127.0.0.1:6379/0]
 
 Needs picows and fastapi (benchmarks/requirements.txt). The server runs on CPU 0, this client on the others.
 """
@@ -37,7 +38,7 @@ from pathlib import Path
 import uvloop
 from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
 
-APPS = Path(__file__).resolve().parent / "apps"
+ROOT = Path(__file__).resolve().parent.parent  # apps are imported as benchmarks.apps.*, beside the suite's own
 MESSAGE_PREFIX = b'{"type":"message"'
 CONNECT_BATCH = 200
 
@@ -83,15 +84,20 @@ class Publisher(WSListener):  # type: ignore[misc]
     pass
 
 
+REDIS_URL = ""  # set by --redis-url: the variant "wsapi-redis" is wsapi's app on the Redis backend
+
+
 @contextmanager
 def server(variant: str) -> Iterator[tuple[int, int]]:
-    """A uvicorn process on CPU 0 serving apps/fanout_<variant>.py; yields (port, pid), killed by PID after."""
+    """A uvicorn process on CPU 0 serving benchmarks/apps/fanout_<variant>.py; yields (port, pid), killed by PID."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    command = [sys.executable, "-m", "uvicorn", "--app-dir", str(APPS), f"fanout_{variant}:app"]
+    module, _, backend = variant.partition("-")
+    env = {**os.environ, "FANOUT_REDIS_URL": REDIS_URL} if backend == "redis" else None
+    command = [sys.executable, "-m", "uvicorn", "--app-dir", str(ROOT), f"benchmarks.apps.fanout_{module}:app"]
     command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--backlog", "8192"]
-    process = subprocess.Popen(command, preexec_fn=lambda: os.sched_setaffinity(0, {0}))
+    process = subprocess.Popen(command, env=env, preexec_fn=lambda: os.sched_setaffinity(0, {0}))
     try:
         deadline = time.monotonic() + 15
         while True:
@@ -204,7 +210,9 @@ async def fan_out(variants: list[str], subscribers: int, burst: int, rounds: int
                 results[variant]["deliveries_per_s"] = max(results[variant]["deliveries_per_s"], rate)
         for variant, setup in setups.items():
             setup.publisher.disconnect()
-            results[variant]["time_to_last_ms"] = statistics.median(latencies[variant]) * 1000
+            ordered = sorted(latencies[variant])
+            results[variant]["time_to_last_ms"] = statistics.median(ordered) * 1000
+            results[variant]["time_to_last_p99_ms"] = ordered[min(len(ordered) - 1, len(ordered) * 99 // 100)] * 1000
     return results
 
 
@@ -234,9 +242,12 @@ def main() -> None:
     parser.add_argument("--stall-burst", type=int, default=48, help="messages in the stalled case")
     parser.add_argument("--stall-wait", type=float, default=10.0, help="seconds before giving up on a stalled run")
     parser.add_argument("--stall-rounds", type=int, default=2, help="runs of each stalled case (0: skip); the best")
+    parser.add_argument("--redis-url", default="", help="also measure wsapi on the Redis backend (variant wsapi-redis)")
     args = parser.parse_args()
+    global REDIS_URL
+    REDIS_URL = args.redis_url
     os.sched_setaffinity(0, (os.sched_getaffinity(0) - {0}) or {0})
-    variants = args.variants.split(",")
+    variants = args.variants.split(",") + (["wsapi-redis"] if args.redis_url else [])
     stuck = max(1, args.subscribers // 100)
 
     async def run() -> None:
@@ -260,7 +271,8 @@ def main() -> None:
 def report(results: dict[str, dict[str, float | None]], args: argparse.Namespace, stuck: int) -> None:
     base = results.get("raw")
     print(f"\n{args.subscribers} subscribers on one server; ratios against the raw ASGI loop of this run")
-    print(f"{'variant':8} {'deliveries/s':>13} {'ratio':>6} {'last sub ms':>12} {'idle KiB/sub':>13} ", end="")
+    print(f"{'variant':11} {'deliveries/s':>13} {'ratio':>6} {'last sub ms':>12} {'p99':>6} ", end="")
+    print(f"{'idle KiB/sub':>13} ", end="")
     print(f"{'burst s':>8} {f'{stuck} stalled s':>14} {'stall/no':>9}")
     for variant, r in results.items():
         ratio = f"{r['deliveries_per_s'] / base['deliveries_per_s']:.2f}" if base else "-"  # type: ignore[operator]
@@ -270,7 +282,8 @@ def report(results: dict[str, dict[str, float | None]], args: argparse.Namespace
         if not args.stall_rounds:
             stall_text = burst_text = "-"
         stall_ratio = f"{stall / no_stall:.2f}" if stall is not None and no_stall else "-"
-        print(f"{variant:8} {r['deliveries_per_s']:13,.0f} {ratio:>6} {r['time_to_last_ms']:12.1f} ", end="")
+        print(f"{variant:11} {r['deliveries_per_s']:13,.0f} {ratio:>6} {r['time_to_last_ms']:12.1f} ", end="")
+        print(f"{r['time_to_last_p99_ms']:6.1f} ", end="")
         print(f"{r['idle_kib_per_subscriber']:13.1f} {burst_text:>8} {stall_text:>14} {stall_ratio:>9}")
 
 

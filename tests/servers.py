@@ -34,12 +34,14 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 
 
 
 @contextlib.contextmanager
-def uvicorn_server(app: str, *, app_dir: Path | str, extra_args: tuple[str, ...] = ()) -> Iterator[int]:
-    """Run `uvicorn app` from `app_dir`; yields the port."""
+def uvicorn_server(
+    app: str, *, app_dir: Path | str, extra_args: tuple[str, ...] = (), env: dict[str, str] | None = None
+) -> Iterator[int]:
+    """Run `uvicorn app` from `app_dir`, with `env` added to the environment; yields the port."""
     port = free_port()
     command = [sys.executable, "-m", "uvicorn", app, "--app-dir", str(app_dir)]
     command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", *extra_args]
-    process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})})
     try:
         wait_for_port(port, process)
         yield port

@@ -7,6 +7,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from wsapi import status
 from wsapi.applications import FastAPI, WsAPI
+from wsapi.channels import Channels, ChannelsDep, Position
 from wsapi.endpoints import WebSocketEndpoint
 from wsapi.exceptions import HTTPException, RequestValidationError, WebSocketRequestValidationError
 from wsapi.messages import MessageError, MessageRouter
@@ -19,6 +20,8 @@ __version__ = "0.1.0"
 __all__ = [
     "APIRouter",
     "Body",
+    "Channels",
+    "ChannelsDep",
     "Cookie",
     "Depends",
     "FastAPI",
@@ -28,6 +31,7 @@ __all__ = [
     "MessageError",
     "MessageRouter",
     "Path",
+    "Position",
     "Query",
     "Request",
     "RequestValidationError",

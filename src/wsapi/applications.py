@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -16,7 +16,7 @@ from wsapi.asyncapi.endpoints import asyncapi_routes
 from wsapi.exceptions import DEFAULT_HANDLERS
 from wsapi.messages import MessageRouter
 from wsapi.params import Dependency
-from wsapi.routing import APIRouter, DecoratedCallable
+from wsapi.routing import APIRouter, DecoratedCallable, MethodOptions, RouteOptions
 
 if TYPE_CHECKING:
     from wsapi.channels import Channels
@@ -125,25 +125,25 @@ class WsAPI(Starlette):
 
     # Route registration goes through the app's router, so app-level dependencies apply to every route.
 
-    def add_api_route(self, path: str, endpoint: Callable[..., Any], **options: Any) -> None:
+    def add_api_route(self, path: str, endpoint: Callable[..., Any], **options: Unpack[RouteOptions]) -> None:
         self.router.add_api_route(path, endpoint, **options)
 
-    def api_route(self, path: str, **options: Any) -> Callable[[DecoratedCallable], DecoratedCallable]:
+    def api_route(self, path: str, **options: Unpack[RouteOptions]) -> Callable[[DecoratedCallable], DecoratedCallable]:
         return self.router.api_route(path, **options)
 
-    def get(self, path: str, **options: Any) -> Callable[[DecoratedCallable], DecoratedCallable]:
+    def get(self, path: str, **options: Unpack[MethodOptions]) -> Callable[[DecoratedCallable], DecoratedCallable]:
         return self.router.get(path, **options)
 
-    def post(self, path: str, **options: Any) -> Callable[[DecoratedCallable], DecoratedCallable]:
+    def post(self, path: str, **options: Unpack[MethodOptions]) -> Callable[[DecoratedCallable], DecoratedCallable]:
         return self.router.post(path, **options)
 
-    def put(self, path: str, **options: Any) -> Callable[[DecoratedCallable], DecoratedCallable]:
+    def put(self, path: str, **options: Unpack[MethodOptions]) -> Callable[[DecoratedCallable], DecoratedCallable]:
         return self.router.put(path, **options)
 
-    def patch(self, path: str, **options: Any) -> Callable[[DecoratedCallable], DecoratedCallable]:
+    def patch(self, path: str, **options: Unpack[MethodOptions]) -> Callable[[DecoratedCallable], DecoratedCallable]:
         return self.router.patch(path, **options)
 
-    def delete(self, path: str, **options: Any) -> Callable[[DecoratedCallable], DecoratedCallable]:
+    def delete(self, path: str, **options: Unpack[MethodOptions]) -> Callable[[DecoratedCallable], DecoratedCallable]:
         return self.router.delete(path, **options)
 
     def add_api_websocket_route(

@@ -8,7 +8,7 @@ import logging
 import re
 from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack, suppress
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar, Unpack
 
 from pydantic_core import to_jsonable_python
 from starlette._exception_handler import wrap_app_handling_exceptions
@@ -31,6 +31,20 @@ DecoratedCallable = TypeVar("DecoratedCallable", bound=Callable[..., Any])
 
 def _overrides(scope: Scope) -> Overrides | None:
     return getattr(scope.get("app"), "dependency_overrides", None)
+
+
+class MethodOptions(TypedDict, total=False):
+    """What an HTTP route takes besides its path and endpoint (`methods` aside, for `get`, `post`, ...)."""
+
+    name: str | None
+    dependencies: Sequence[Dependency]
+    status_code: int | None
+    response_class: type[Response]
+    include_in_schema: bool
+
+
+class RouteOptions(MethodOptions, total=False):
+    methods: Sequence[str] | None
 
 
 class APIRoute(Route):
@@ -210,70 +224,30 @@ class APIRouter(Router):
 
     # HTTP routes
 
-    def add_api_route(
-        self,
-        path: str,
-        endpoint: Callable[..., Any],
-        *,
-        methods: Sequence[str] | None = None,
-        name: str | None = None,
-        dependencies: Sequence[Dependency] | None = None,
-        status_code: int | None = None,
-        response_class: type[Response] = JSONResponse,
-        include_in_schema: bool = True,
-    ) -> None:
-        self.routes.append(
-            APIRoute(
-                self.prefix + path,
-                endpoint,
-                methods=methods,
-                name=name,
-                dependencies=[*self.dependencies, *(dependencies or [])],
-                status_code=status_code,
-                response_class=response_class,
-                include_in_schema=include_in_schema,
-            )
-        )
+    def add_api_route(self, path: str, endpoint: Callable[..., Any], **options: Unpack[RouteOptions]) -> None:
+        options["dependencies"] = [*self.dependencies, *options.get("dependencies", [])]
+        self.routes.append(APIRoute(self.prefix + path, endpoint, **options))
 
-    def api_route(
-        self,
-        path: str,
-        *,
-        methods: Sequence[str] | None = None,
-        name: str | None = None,
-        dependencies: Sequence[Dependency] | None = None,
-        status_code: int | None = None,
-        response_class: type[Response] = JSONResponse,
-        include_in_schema: bool = True,
-    ) -> Callable[[DecoratedCallable], DecoratedCallable]:
+    def api_route(self, path: str, **options: Unpack[RouteOptions]) -> Callable[[DecoratedCallable], DecoratedCallable]:
         def decorator(func: DecoratedCallable) -> DecoratedCallable:
-            self.add_api_route(
-                path,
-                func,
-                methods=methods,
-                name=name,
-                dependencies=dependencies,
-                status_code=status_code,
-                response_class=response_class,
-                include_in_schema=include_in_schema,
-            )
+            self.add_api_route(path, func, **options)
             return func
 
         return decorator
 
-    def get(self, path: str, **options: Any) -> Callable[[DecoratedCallable], DecoratedCallable]:
+    def get(self, path: str, **options: Unpack[MethodOptions]) -> Callable[[DecoratedCallable], DecoratedCallable]:
         return self.api_route(path, methods=["GET"], **options)
 
-    def post(self, path: str, **options: Any) -> Callable[[DecoratedCallable], DecoratedCallable]:
+    def post(self, path: str, **options: Unpack[MethodOptions]) -> Callable[[DecoratedCallable], DecoratedCallable]:
         return self.api_route(path, methods=["POST"], **options)
 
-    def put(self, path: str, **options: Any) -> Callable[[DecoratedCallable], DecoratedCallable]:
+    def put(self, path: str, **options: Unpack[MethodOptions]) -> Callable[[DecoratedCallable], DecoratedCallable]:
         return self.api_route(path, methods=["PUT"], **options)
 
-    def patch(self, path: str, **options: Any) -> Callable[[DecoratedCallable], DecoratedCallable]:
+    def patch(self, path: str, **options: Unpack[MethodOptions]) -> Callable[[DecoratedCallable], DecoratedCallable]:
         return self.api_route(path, methods=["PATCH"], **options)
 
-    def delete(self, path: str, **options: Any) -> Callable[[DecoratedCallable], DecoratedCallable]:
+    def delete(self, path: str, **options: Unpack[MethodOptions]) -> Callable[[DecoratedCallable], DecoratedCallable]:
         return self.api_route(path, methods=["DELETE"], **options)
 
     # WebSocket routes

@@ -1,7 +1,6 @@
 """The official AsyncAPI 3.0.0 JSON Schema (vendored), an app that uses every kind of declaration, real servers."""
 
 import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
@@ -17,7 +16,6 @@ from wsapi import Path as PathParam
 from wsapi.security import APIKeyQuery, HTTPBearer, OAuth2PasswordBearer
 
 SPEC = Path(__file__).parent / "spec" / "asyncapi-3.0.0.json"
-CHROMIUM = "/usr/bin/chromium"
 
 
 @pytest.fixture(scope="session")
@@ -108,8 +106,3 @@ def channels_chat_server() -> Iterator[str]:
         env.delenv("REDIS_URL", raising=False)  # read when the server starts
         with uvicorn_server("app:app", app_dir=ROOT / "examples" / "channels_chat") as port:
             yield f"127.0.0.1:{port}"
-
-
-requires_chromium = pytest.mark.skipif(
-    shutil.which(CHROMIUM) is None, reason=f"{CHROMIUM} is not installed (scripts/system-deps.sh installs it)"
-)

@@ -12,7 +12,7 @@ import httpx2
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
-from tests.channels.browser import Browser
+from tests.browser import async_chromium, requires_chromium
 from tests.channels.support import RedisServer, ServerProcess
 from wsapi.testclient import TestClient, WebSocketTestSession
 
@@ -112,9 +112,8 @@ def say(text: str) -> str:
     return f"{fill}; document.querySelector('button').click()"
 
 
-async def test_the_page_in_a_browser_resumes_after_its_server_restarts(
-    redis_server: RedisServer, tmp_path: Path
-) -> None:
+@requires_chromium
+async def test_the_page_in_a_browser_resumes_after_its_server_restarts(redis_server: RedisServer) -> None:
     """The page's own JavaScript: history on join; and when the server it talks to is killed and restarted, the
     messages published meanwhile (through another process) show up once, in order, without reloading the page."""
     env = {"REDIS_URL": redis_server.url}
@@ -123,15 +122,17 @@ async def test_the_page_in_a_browser_resumes_after_its_server_restarts(
         for server in servers:
             server.wait()
         first, other = servers
-        async with Browser(tmp_path / "profile") as browser:
-            ada = await browser.open(f"{first.http}/")
-            await ada.wait_for("typeof since === 'string'")  # subscribed
+        async with async_chromium() as browser:
+            ada = await browser.new_page()
+            await ada.goto(f"{first.http}/")
+            await ada.wait_for_function("typeof since === 'string'")  # subscribed
             ada_id = await ada.evaluate("client_id")
             await ada.evaluate(say("first"))
-            await ada.wait_for(f"{LINES}.includes('Client #{ada_id} says: first')")
+            await ada.wait_for_function(f"{LINES}.includes('Client #{ada_id} says: first')")
 
-            newcomer = await browser.open(f"{other.http}/")
-            await newcomer.wait_for(f"{LINES}.includes('Client #{ada_id} says: first')")  # history on join
+            newcomer = await browser.new_page()
+            await newcomer.goto(f"{other.http}/")
+            await newcomer.wait_for_function(f"{LINES}.includes('Client #{ada_id} says: first')")  # history on join
 
             first.kill()
             async with connect(f"{other.ws}/ws/99", proxy=None) as bob:
@@ -142,7 +143,7 @@ async def test_the_page_in_a_browser_resumes_after_its_server_restarts(
             servers.append(ServerProcess(env, app="app:app", app_dir=EXAMPLE, port=first.port))
             servers[-1].wait()
 
-            await ada.wait_for(f"{LINES}.includes('Client #99 left the chat')", timeout=15)
+            await ada.wait_for_function(f"{LINES}.includes('Client #99 left the chat')", timeout=15_000)
             lines = await ada.evaluate(LINES)
             assert sorted(lines[:2]) == [f"Client #{ada_id} says: first", "You wrote: first"]
             assert lines[2:] == ["Client #99 says: while you were away", "Client #99 left the chat"]

@@ -198,3 +198,9 @@ async def test_stopping_the_hub_ends_listeners_after_their_queued_frames(make_ba
         await asyncio.sleep(0.05)
         await hub.stop()
         assert [f["data"] async for f in frames] == ["last"]
+
+
+async def test_a_listener_iterated_outside_its_block_says_how_to_use_it(hub: Channels) -> None:
+    with pytest.raises(RuntimeError, match=r"async with hub.listen"):
+        async for _ in hub.listen("room"):
+            pass

@@ -10,8 +10,10 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
+from tests.channels.channels_app import create_app
 from tests.channels.support import RedisServer
 from wsapi.channels import Channels, ChannelsUnavailable, Listener, MemoryBackend, Position, RedisBackend
+from wsapi.testclient import TestClient
 
 pytestmark = pytest.mark.anyio
 
@@ -117,3 +119,46 @@ async def test_redis_flushed_tells_subscribers_their_history_is_gone(redis_serve
         }
         message = await next_frame(frames)
         assert (message["epoch"], message["offset"], message["data"]) == (position.epoch, 1, "new")
+
+
+async def test_one_redis_subscription_per_channel_per_process(redis_server: RedisServer) -> None:
+    redis = Redis.from_url(redis_server.url)
+
+    async def subscriptions() -> int:
+        await asyncio.sleep(0.05)  # UNSUBSCRIBE is not waited for
+        ((_, count),) = await redis.pubsub_numsub("wsapi:room")
+        return int(count)
+
+    try:
+        async with Channels(RedisBackend(redis_server.url)) as hub:
+            async with hub.listen("room") as a, hub.listen("room") as b, hub.listen("room") as c:
+                assert await subscriptions() == 1
+                await hub.publish("room", "to all three")
+                for frames in (a, b, c):
+                    await next_frame(frames)
+                    assert (await next_frame(frames))["data"] == "to all three"
+            assert await subscriptions() == 0
+            async with hub.listen("room"):
+                assert await subscriptions() == 1
+    finally:
+        await redis.aclose()
+
+
+def test_presence_comes_back_after_redis_loses_its_data(redis_server: RedisServer) -> None:
+    app = create_app(RedisBackend(redis_server.url, presence_ttl=0.6))
+    with TestClient(app) as client, client.websocket_connect("/ws/room?name=ada") as ada:
+        assert ada.receive_json()["type"] == "subscribed"
+        joined = ada.receive_json()
+        assert joined["type"] == "join"
+        flushed = time.monotonic()
+        ada.portal.call(flush, redis_server.url)
+        assert client.get("/presence/room").json() == []
+        assert ada.receive_json() == joined  # stored again by the next heartbeat, and announced
+        assert time.monotonic() - flushed < 1
+        assert client.get("/presence/room").json() == [joined["client"]]
+
+
+async def flush(url: str) -> None:
+    redis = Redis.from_url(url)
+    await redis.flushall()
+    await redis.aclose()

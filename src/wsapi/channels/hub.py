@@ -349,8 +349,11 @@ class Channels:
         ch.joining += 1
         try:
             await asyncio.shield(ch.ready)
-        finally:
+        except BaseException:
             ch.joining -= 1
+            self._close_if_unused(ch)
+            raise
+        ch.joining -= 1
         subscriber.channels.add(name)
         if since is None or since == ch.position:
             subscriber.push_backlog([outgoing(frames.subscribed(name, ch.position, since is not None))])
@@ -362,7 +365,8 @@ class Channels:
         except BaseException:
             self.leave(subscriber, name)
             raise
-        del ch.catching_up[subscriber]
+        if ch.catching_up.pop(subscriber, None) is None:
+            return  # it left while the history was read
         if catch_up.reset or snapshot.frames is None or catch_up.start.epoch != since.epoch:
             backlog = [outgoing(frames.subscribed(name, catch_up.start, False))]
             backlog.extend(message for _, message in catch_up.frames)
@@ -400,10 +404,14 @@ class Channels:
         ch.subscribers.pop(subscriber, None)
         ch.catching_up.pop(subscriber, None)
         ch.ahead.pop(subscriber, None)
-        if ch.empty() and ch.ready is not None and ch.ready.done():
-            del self._channels[name]
+        self._close_if_unused(ch)
+
+    def _close_if_unused(self, ch: _Channel) -> None:
+        """Drop `ch`, and its backend subscription, once it has nobody and is not being opened."""
+        if ch.empty() and ch.ready is not None and ch.ready.done() and self._channels.get(ch.name) is ch:
+            del self._channels[ch.name]
             if self.running:
-                self.spawn(self._close(name))
+                self.spawn(self._close(ch.name))
 
     async def _close(self, name: str) -> None:
         if name not in self._channels:  # not reopened meanwhile

@@ -231,15 +231,17 @@ class Listener(Subscriber):
     raises `SlowConsumer` from the iteration; when the hub stops, the iteration ends after the queued frames.
     """
 
-    __slots__ = ("_failed", "_since", "channel")
+    __slots__ = ("_entered", "_failed", "_since", "channel")
 
     def __init__(self, hub: Channels, channel: str, since: Position | None, maxsize: int, on_full: OnFull) -> None:
         super().__init__(hub, maxsize, on_full)
         self.channel = check_channel(channel)
         self._since = since
         self._failed = False
+        self._entered = False
 
     async def __aenter__(self) -> Self:
+        self._entered = True
         self._hub.attach(self)
         try:
             await self._hub.join(self, self.channel, self._since)
@@ -256,6 +258,8 @@ class Listener(Subscriber):
         self._hub.release(self)
 
     def __aiter__(self) -> Self:
+        if not self._entered:
+            raise RuntimeError("a listener delivers inside its block: `async with hub.listen(...) as frames:`")
         return self
 
     async def __anext__(self) -> dict[str, Any]:

@@ -126,6 +126,7 @@ class RedisBackend(Backend):
         self._pubsub: PubSub | None = None
         self._lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[None]] = []
+        self._members: dict[tuple[str, str], Member] = {}  # this node's, to store again if Redis loses them
 
     def _unavailable(self, what: str, exc: BaseException) -> ChannelsUnavailable:
         return ChannelsUnavailable(f"Redis at {self._where} is unreachable: {what} failed ({exc})")
@@ -294,15 +295,21 @@ class RedisBackend(Backend):
     # Presence
 
     async def add_member(self, channel: str, member: Member) -> None:
+        self._members[channel, member.id] = member
         try:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                pipe.hset(self._keys(channel, "presence")[0], member.id, member.to_json())
-                pipe.sadd(f"{self._prefix}:node:{member.node}:channels", channel)
-                await pipe.execute()
+            await self._store_members([(channel, member)])
         except _DOWN as exc:
             raise self._unavailable(f"presence in {channel!r}", exc) from exc
 
+    async def _store_members(self, members: list[tuple[str, Member]]) -> None:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for channel, member in members:
+                pipe.hset(self._keys(channel, "presence")[0], member.id, member.to_json())
+                pipe.sadd(f"{self._prefix}:node:{member.node}:channels", channel)
+            await pipe.execute()
+
     async def remove_member(self, channel: str, member: Member) -> None:
+        self._members.pop((channel, member.id), None)
         try:
             await self._redis.hdel(self._keys(channel, "presence")[0], member.id)
         except _DOWN as exc:
@@ -326,15 +333,24 @@ class RedisBackend(Backend):
         return {self._node, *(node for node, exists in zip(others, found, strict=True) if exists)}
 
     async def _heartbeat(self) -> None:
-        """Keep this node's key alive; remove the members of nodes whose key expired (one node does each)."""
+        """Keep this node's key alive; remove the members of nodes whose key expired (one node does each).
+
+        If this node's own key was gone (Redis lost its data, or this process stalled past `presence_ttl` and was
+        reaped), its members are stored again, with their join events.
+        """
         nodes_key = f"{self._prefix}:nodes"
         ttl_ms = max(1, int(self.presence_ttl * 1000))
         while True:
             try:
                 async with self._redis.pipeline(transaction=False) as pipe:
-                    pipe.set(f"{self._prefix}:node:{self._node}", 1, px=ttl_ms)
+                    pipe.set(f"{self._prefix}:node:{self._node}", 1, px=ttl_ms, get=True)
                     pipe.sadd(nodes_key, self._node)
-                    await pipe.execute()
+                    was_alive, _ = await pipe.execute()
+                if was_alive is None and self._members:
+                    members = [(channel, member) for (channel, _), member in self._members.items()]
+                    await self._store_members(members)
+                    for channel, member in members:
+                        await self.publish_event(channel, frames.presence("join", channel, member.to_json()))
                 nodes = set(_texts(await self._redis.smembers(nodes_key)))
                 alive = await self._alive(nodes)
                 for node in nodes - alive:
