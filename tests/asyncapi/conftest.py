@@ -26,6 +26,11 @@ def asyncapi_validator() -> jsonschema.Draft7Validator:
     return jsonschema.Draft7Validator(schema, format_checker=jsonschema.Draft7Validator.FORMAT_CHECKER)
 
 
+def schema_errors(validator: jsonschema.Draft7Validator, document: dict[str, Any]) -> list[str]:
+    """Where and why `document` breaks the AsyncAPI schema: an empty list for a valid document."""
+    return [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(document)]
+
+
 class Say(BaseModel):
     text: str = Field(min_length=1, description="What to say.")
 

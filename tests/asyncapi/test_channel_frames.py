@@ -6,6 +6,7 @@ from typing import Annotated, Any
 import jsonschema
 import pytest
 
+from tests.asyncapi.conftest import schema_errors
 from wsapi import Depends, MessageRouter, WebSocket, WsAPI
 from wsapi.channels import Channels, ChannelsDep, Subscription
 from wsapi.testclient import TestClient
@@ -75,8 +76,7 @@ def document(client: TestClient) -> dict[str, Any]:
 def test_the_document_is_valid_asyncapi_3(
     document: dict[str, Any], asyncapi_validator: jsonschema.Draft7Validator
 ) -> None:
-    errors = [f"{list(e.absolute_path)}: {e.message}" for e in asyncapi_validator.iter_errors(document)]
-    assert errors == []
+    assert schema_errors(asyncapi_validator, document) == []
 
 
 @pytest.mark.parametrize("channel_id", ["room", "news"])

@@ -6,7 +6,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from tests.asyncapi.conftest import documented_app
+from tests.asyncapi.conftest import documented_app, schema_errors
 from wsapi import Depends, MessageRouter, WebSocket, WsAPI
 from wsapi.security import OAuth2PasswordBearer
 from wsapi.testclient import TestClient
@@ -24,8 +24,7 @@ def document() -> dict[str, Any]:
 def test_the_document_is_valid_asyncapi_3(
     document: dict[str, Any], asyncapi_validator: jsonschema.Draft7Validator
 ) -> None:
-    errors = [f"{list(e.absolute_path)}: {e.message}" for e in asyncapi_validator.iter_errors(document)]
-    assert errors == []
+    assert schema_errors(asyncapi_validator, document) == []
 
 
 def test_the_validator_does_reject_a_broken_document(
