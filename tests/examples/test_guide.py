@@ -78,8 +78,13 @@ def test_tutorial002_with_a_q_that_is_not_an_int_is_closed_with_1008(name: str) 
 
 
 def test_tutorial003_broadcasts_and_announces_who_left() -> None:
-    client = TestClient(load("tutorial003").app)
-    with client.websocket_connect("/ws/1234") as first, client.websocket_connect("/ws/5678") as second:
+    # One event loop for both connections (`with TestClient`): the example's manager sends across connections, which
+    # the test client cannot do safely when each connection runs in its own loop and thread.
+    with (
+        TestClient(load("tutorial003").app) as client,
+        client.websocket_connect("/ws/1234") as first,
+        client.websocket_connect("/ws/5678") as second,
+    ):
         first.send_text("Hello from 1234")
         assert first.receive_text() == "You wrote: Hello from 1234"
         assert first.receive_text() == "Client #1234 says: Hello from 1234"
