@@ -9,15 +9,19 @@ returns a `Report`. The runner may call for several phases (the memory scenario 
 from __future__ import annotations
 
 import asyncio
+import base64
+import contextlib
 import multiprocessing
 import os
 import queue
+import socket
 import time
 import traceback
 from array import array
 from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import uvloop
 from picows import WSCloseCode, WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
@@ -38,6 +42,16 @@ class Report:
     errors: int = 0  # wrong replies, refused or dropped connections
     cpu_seconds: float = 0.0  # this process's CPU time during the window
     latencies_ns: array[int] = field(default_factory=lambda: array("q"))
+    steps: list[Step] = field(default_factory=list)  # a fan-out job's steps, in order
+
+
+@dataclass
+class Step:
+    """One fan-out step (a burst of publishes) as one client process saw it."""
+
+    started_ns: int | None  # when the first message went out (the publishing process only)
+    arrivals_ns: array[int]  # for each of this process's subscribers that got the whole burst in time: when
+    cpu_seconds: float  # this process's CPU time from the go until its subscribers had it or the wait ended
 
 
 class Phase:
@@ -56,7 +70,7 @@ class Phase:
 Job = Callable[..., Coroutine[Any, Any, Report]]
 
 
-def _child(job: Job, args: tuple[Any, ...], cpus: set[int], index: int, go: Any, events: Any) -> None:
+def _child(job: Job, args: tuple[Any, ...], cpus: AbstractSet[int], index: int, go: Any, events: Any) -> None:
     os.sched_setaffinity(0, cpus)
     try:
         report = uvloop.run(job(Phase(index, go, events), *args))
@@ -69,7 +83,7 @@ def _child(job: Job, args: tuple[Any, ...], cpus: set[int], index: int, go: Any,
 class Clients:
     """One client process per entry of `args`, each running `job(phase, *args[i])` on `cpus`; killed on exit."""
 
-    def __init__(self, job: Job, args: Sequence[tuple[Any, ...]], cpus: set[int]) -> None:
+    def __init__(self, job: Job, args: Sequence[tuple[Any, ...]], cpus: AbstractSet[int]) -> None:
         context = multiprocessing.get_context("spawn")
         self.events = context.Queue()
         self.gos = [context.Queue() for _ in args]
@@ -96,9 +110,14 @@ class Clients:
         deadline = time.monotonic() + timeout
         while len(found) < len(self.processes):
             try:
-                event, index, payload = self.events.get(timeout=max(0.0, deadline - time.monotonic()))
+                event, index, payload = self.events.get(timeout=min(1.0, max(0.0, deadline - time.monotonic())))
             except queue.Empty:
-                raise TimeoutError(f"client processes did not report {kind!r} within {timeout}s") from None
+                dead = [i for i, p in enumerate(self.processes) if i not in found and p.exitcode is not None]
+                if dead:
+                    raise RuntimeError(f"client process {dead[0]} died without a report") from None
+                if time.monotonic() >= deadline:
+                    raise TimeoutError(f"client processes did not report {kind!r} within {timeout}s") from None
+                continue
             if event == "error":
                 raise RuntimeError(f"client process {index} failed:\n{payload}")
             assert event == kind, (event, kind)
@@ -124,26 +143,43 @@ def split(total: int, parts: int) -> list[int]:
 
 # Echo: closed-loop round trips on already-open connections.
 
+ECHO_PAYLOAD = b"0123456789abcdef0123456789abcdef"  # a small text message: 32 ASCII bytes
+Frames = Callable[[int], tuple[bytes, bytes]]  # the n-th request of a connection and the reply it must get
+
+
+def echo_frames(n: int) -> tuple[bytes, bytes]:
+    """The plain echo: the same 32 bytes back and forth."""
+    return ECHO_PAYLOAD, ECHO_PAYLOAD
+
+
+def typed_echo_frames(n: int) -> tuple[bytes, bytes]:
+    """The typed echo (benchmarks/apps/typed_echo_*.py): an envelope with an id, answered by a reply with that id."""
+    data = b'{"text":"%s"}' % ECHO_PAYLOAD
+    return b'{"type":"echo","id":%d,"data":%s}' % (n, data), b'{"type":"echo.reply","id":%d,"data":%s}' % (n, data)
+
 
 class _EchoListener(WSListener):
     def __init__(self) -> None:
         self.transport: WSTransport | None = None
         self.done: asyncio.Future[None] | None = None
+        self.sent = 0
 
     def on_ws_connected(self, transport: WSTransport) -> None:
         self.transport = transport
 
-    def start(self, payload: bytes, rounds: int, deadline_ns: int, report: Report | None) -> asyncio.Future[None]:
-        """Send `payload` back and forth `rounds` times or until `deadline_ns`; record in `report` if given."""
-        self.payload, self.rounds, self.deadline_ns, self.report = payload, rounds, deadline_ns, report
+    def start(self, frames: Frames, rounds: int, deadline_ns: int, report: Report | None) -> asyncio.Future[None]:
+        """Do `rounds` round trips of `frames` or stop at `deadline_ns`; record them in `report` if given."""
+        self.frames, self.rounds, self.deadline_ns, self.report = frames, rounds, deadline_ns, report
         self.done = asyncio.get_running_loop().create_future()
         self._send()
         return self.done
 
     def _send(self) -> None:
         assert self.transport is not None
+        self.sent += 1
+        request, self.expected = self.frames(self.sent)
         self.sent_ns = time.perf_counter_ns()
-        self.transport.send(WSMsgType.TEXT, self.payload)
+        self.transport.send(WSMsgType.TEXT, request)
 
     def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
         if frame.msg_type is not WSMsgType.TEXT or self.done is None or self.done.done():
@@ -151,7 +187,7 @@ class _EchoListener(WSListener):
         now = time.perf_counter_ns()
         report = self.report
         if report is not None:
-            if frame.get_payload_as_bytes() != self.payload:
+            if frame.get_payload_as_bytes() != self.expected:
                 report.errors += 1
             elif now <= self.deadline_ns:
                 report.count += 1
@@ -167,19 +203,19 @@ class _EchoListener(WSListener):
             self.done.set_exception(ConnectionError("the server closed an echo connection"))
 
 
-async def echo_job(phase: Phase, url: str, connections: int, duration: float, payload: bytes) -> Report:
+async def echo_job(phase: Phase, url: str, connections: int, duration: float, frames: Frames) -> Report:
     """Open `connections`, warm them up, then do round trips for `duration` seconds."""
     opened = [await ws_connect(_EchoListener, url, websocket_handshake_timeout=IO_TIMEOUT) for _ in range(connections)]
-    listeners: list[_EchoListener] = [listener for _, listener in opened]
+    listeners = [cast(_EchoListener, listener) for _, listener in opened]
     warm_deadline = time.perf_counter_ns() + int(IO_TIMEOUT * 1e9)
-    await asyncio.gather(*(listener.start(payload, 50, warm_deadline, None) for listener in listeners))
+    await asyncio.gather(*(listener.start(frames, 50, warm_deadline, None) for listener in listeners))
     await phase.ready()
 
     report = Report()
     cpu = time.process_time()
     deadline = time.perf_counter_ns() + int(duration * 1e9)
     rounds = int(duration * 1_000_000)  # a count bound far above any loopback rate
-    runs = [listener.start(payload, rounds, deadline, report) for listener in listeners]
+    runs = [listener.start(frames, rounds, deadline, report) for listener in listeners]
     await asyncio.wait_for(asyncio.gather(*runs), duration + IO_TIMEOUT)
     report.cpu_seconds = time.process_time() - cpu
     for transport, _ in opened:
@@ -216,7 +252,8 @@ async def _handshake(url: str) -> bool:
     except TimeoutError:
         transport.disconnect()
         return False
-    return listener.reply == ITEM_REPLY and listener.close_code is WSCloseCode.OK
+    checked = cast(_HandshakeListener, listener)
+    return checked.reply == ITEM_REPLY and checked.close_code is WSCloseCode.OK
 
 
 async def handshake_job(phase: Phase, base_url: str, concurrency: int, duration: float) -> Report:
@@ -265,3 +302,124 @@ async def idle_job(phase: Phase, url: str, batches: Sequence[int], concurrency: 
     for transport in transports:
         transport.disconnect()
     return Report(count=len(transports))
+
+
+# Fan-out: subscribers on /sub, one publisher on /pub; every step is a burst of publishes awaited by every subscriber.
+
+FANOUT_PREFIX = b'{"type":"message"'  # the frame every fan-out app sends a subscriber, one per published text
+CONNECT_BATCH = 200  # subscribers connecting at once
+
+
+@dataclass(frozen=True)
+class Burst:
+    messages: int  # published back to back
+    size: int  # bytes of text per message
+    wait: float  # seconds the subscribers get to have them all
+
+
+class _Tally:
+    """The arrival of a burst's last message at each subscriber of this process."""
+
+    def __init__(self) -> None:
+        self.missing = 0
+        self.arrivals_ns: array[int] = array("q")
+        self.done = asyncio.Event()
+
+    def expect(self, subscribers: Sequence[_Subscriber], messages: int) -> None:
+        self.missing = len(subscribers)
+        self.arrivals_ns = array("q")
+        self.done.clear()
+        for subscriber in subscribers:
+            subscriber.goal = subscriber.count + messages
+
+    def arrived(self) -> None:
+        self.arrivals_ns.append(time.perf_counter_ns())
+        self.missing -= 1
+        if self.missing == 0:
+            self.done.set()
+
+
+class _Subscriber(WSListener):
+    def __init__(self, tally: _Tally) -> None:
+        self.tally = tally
+        self.count = 0
+        self.goal = -1
+        self.closed = False
+
+    def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+        if frame.msg_type is WSMsgType.TEXT:
+            # Other frames (wsapi's "subscribed") are not deliveries.
+            if frame.get_payload_as_memoryview()[: len(FANOUT_PREFIX)] == FANOUT_PREFIX:
+                self.count += 1
+                if self.count == self.goal:
+                    self.tally.arrived()
+        elif frame.msg_type is WSMsgType.CLOSE:
+            self.closed = True
+            transport.disconnect()
+
+
+def _stalled_subscriber(url: str) -> socket.socket:
+    """A subscriber that completes the handshake and never reads again; its tiny receive buffer backs up at once."""
+    host, port = url.removeprefix("ws://").split("/", 1)[0].split(":")
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2304)  # set before connecting, so the window stays small
+    sock.settimeout(IO_TIMEOUT)
+    sock.connect((host, int(port)))
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall(
+        f"GET /sub HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+    )
+    response = b""
+    while b"\r\n\r\n" not in response and len(response) < 4096:
+        response += sock.recv(4096)
+    if not response.startswith(b"HTTP/1.1 101"):
+        raise RuntimeError(f"stalled subscriber refused: {response[:40]!r}")
+    return sock
+
+
+async def fanout_job(
+    phase: Phase, base_urls: Sequence[str], subscribers: int, stalled: int, publisher: bool, bursts: Sequence[Burst]
+) -> Report:
+    """Connect `stalled` subscribers that never read (first, so a naive loop meets them first), then `subscribers`
+    that do, spread over the servers; the publishing process also connects to the first server's /pub. Then each
+    burst is one step: ready, go, the publisher sends it, every process waits (bounded) for its subscribers."""
+    urls = [f"{base}/sub" for base in base_urls]
+    stuck = [_stalled_subscriber(urls[i % len(urls)]) for i in range(stalled)]
+    tally = _Tally()
+    opened: list[tuple[WSTransport, WSListener]] = []
+    for start in range(0, subscribers, CONNECT_BATCH):
+        opened += await asyncio.gather(
+            *(
+                ws_connect(lambda: _Subscriber(tally), urls[i % len(urls)], websocket_handshake_timeout=IO_TIMEOUT)
+                for i in range(start, min(subscribers, start + CONNECT_BATCH))
+            )
+        )
+    listeners = [cast(_Subscriber, listener) for _, listener in opened]
+    sender = None
+    if publisher:
+        sender, _ = await ws_connect(WSListener, f"{base_urls[0]}/pub", websocket_handshake_timeout=IO_TIMEOUT)
+
+    report = Report()
+    for burst in bursts:
+        tally.expect(listeners, burst.messages)
+        text = b"x" * burst.size
+        await phase.ready()
+        cpu = time.process_time()
+        started_ns = None
+        if sender is not None:
+            started_ns = time.perf_counter_ns()
+            for _ in range(burst.messages):
+                sender.send(WSMsgType.TEXT, text)
+        if tally.missing:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(tally.done.wait(), burst.wait)
+        report.steps.append(Step(started_ns, tally.arrivals_ns, time.process_time() - cpu))
+    report.errors = sum(listener.closed for listener in listeners)
+    for sock in stuck:
+        sock.close()
+    if sender is not None:
+        sender.disconnect()
+    for transport, _ in opened:
+        transport.disconnect()
+    return report

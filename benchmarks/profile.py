@@ -14,14 +14,14 @@ import sys
 import tempfile
 from pathlib import Path
 
-from benchmarks.run import raise_fd_limit, settings_for, split_cpus, variants
+from benchmarks.run import apps, environment, raise_fd_limit, settings_for, split_cpus
 from benchmarks.scenarios import SCENARIOS
 from benchmarks.server import serve
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("variant", choices=variants())
+    parser.add_argument("variant", choices=apps())
     parser.add_argument("scenario", choices=list(SCENARIOS))
     parser.add_argument("--duration", type=float, default=6.0)
     parser.add_argument("--output", type=Path, help="default: <temp dir>/wsapi-<variant>-<scenario>.svg")
@@ -31,19 +31,22 @@ def main(argv: list[str] | None = None) -> int:
         sys.exit("py-spy is not installed: pip install -r benchmarks/requirements.txt")
     output = args.output or Path(tempfile.gettempdir()) / f"wsapi-{args.variant}-{args.scenario}.svg"
     server_cpus, client_cpus = split_cpus()
-    options = argparse.Namespace(quick=False, duration=args.duration, rounds=1, idle_connections=None)
+    options = argparse.Namespace(
+        quick=False, duration=args.duration, rounds=1, idle_connections=None, subscribers=[1000]
+    )
     settings = settings_for(options, client_cpus)
-    raise_fd_limit(settings.idle_connections + 1024)
-    with serve(args.variant, set(server_cpus)) as server:
+    raise_fd_limit(max(settings.idle_connections, settings.subscribers) + 1024)
+    spec = SCENARIOS[args.scenario]
+    with environment(spec, settings) as env, serve(args.variant, [set(server_cpus)], env) as server:
         # Sampling starts at once and runs past the measured window, so it covers warm-up too: a few percent.
-        command = [py_spy, "record", "--pid", str(server.pid), "--output", str(output), "--rate", "250"]
+        command = [py_spy, "record", "--pid", str(server.pids[0]), "--output", str(output), "--rate", "250"]
         command += ["--duration", str(int(args.duration) + 4), "--nonblocking"]
         command += ["--format", "raw" if output.suffix == ".txt" else "flamegraph"]
         spy = subprocess.Popen(command, stdout=subprocess.DEVNULL)
-        outcome = SCENARIOS[args.scenario](server, settings)
+        outcome = spec.run(server, settings)
         spy.wait(timeout=args.duration + 30)
     for figure in outcome.figures:
-        print(f"{figure.name}: {figure.value:,.{figure.digits}f}")
+        print(f"{figure.name}: " + ("never" if figure.value is None else f"{figure.value:,.{figure.digits}f}"))
     print(f"profile: {output}")
     return spy.returncode
 

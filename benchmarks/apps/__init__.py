@@ -1,11 +1,17 @@
 """One ASGI app per benchmark variant; the file name is the variant's name, `app` its ASGI app.
 
-Every app serves the same two WebSocket endpoints:
+The generic apps (no family prefix: raw, starlette, fastapi, litestar, wsapi) serve the same two WebSocket endpoints:
 
 - `/echo`: accepts, then answers each text message with the same text until the client leaves.
 - `/items/{item_id}/ws`: checks the int path param `item_id`, the query param `token`, the header `x-client` and the
   cookie `session` with the framework's own dependency mechanism, sends one text message and closes (1000).
   The raw variant does no checks: it is the floor a framework's handshake is measured against.
+
+A family's apps, `<family>_<name>.py`, serve their own scenarios and are measured against `<family>_raw.py`:
+
+- `typed_echo_*`: `/echo` answers `{"type":"echo","id":n,"data":...}` with `{"type":"echo.reply","id":n,"data":...}`.
+- `fanout_*`: `/sub` connections receive, for each text sent on `/pub`, one frame
+  `{"type":"message","channel":"fan","epoch":...,"offset":...,"data":<the text as a JSON string>}`.
 """
 
 TOKEN = "secret-token"
