@@ -294,7 +294,11 @@ def _fan_out_outcome(server: Server, settings: Settings) -> Outcome:
             Figure("deliveries/s", rate, True),
             Figure("last sub ms", statistics.median(lasts) if lasts else None, False, 1),
             Figure("p99 delivery ms", _percentile(deliveries, 0.99) if deliveries else None, False, 1),
-            Figure("deliveries per server CPU-s", n * burst.messages / best.server_cpu_seconds, True),
+            Figure(
+                "deliveries per server CPU-s",
+                n * burst.messages / best.server_cpu_seconds if best.server_cpu_seconds else None,
+                True,
+            ),
         ],
         server_cpu=best.server_cpu_seconds / best.window,
         client_cpu=best.client_cpu_seconds / best.window,
