@@ -157,8 +157,6 @@ def test_handlers_are_receive_operations_with_their_reply(document: dict[str, An
 
 def test_message_payloads_are_whole_envelopes(document: dict[str, Any]) -> None:
     channel = document["channels"]["rooms_room"]
-    assert channel["summary"] == "Join a room."
-    assert channel["description"] == "The key must match the room's."
     say = channel["messages"]["say"]
     assert say["name"] == "say"
     assert say["correlationId"] == {"location": "$message.payload#/id"}
@@ -210,3 +208,15 @@ def test_the_docs_page_is_served_with_the_apps_title() -> None:
     assert response.headers["content-type"].startswith("text/html")
     assert "<title>&lt;Chat &amp; co&gt; - WebSocket API</title>" in response.text
     assert '{"url": "/proxy/asyncapi.json", "root": "/proxy"}' in response.text
+
+
+def test_a_typed_route_documents_its_close_codes_after_the_connect_hooks_description(
+    document: dict[str, Any],
+) -> None:
+    rooms = document["channels"]["rooms_room"]
+    assert rooms["summary"] == "Join a room."
+    first, limits = rooms["description"].split("\n\n")
+    assert first == "The key must match the room's."
+    assert "1008 after 10 bad messages in a row" in limits
+    assert f"1009 for a frame over {1024 * 1024} bytes" in limits
+    assert "description" not in document["channels"]["items"]  # a plain route has no such limits

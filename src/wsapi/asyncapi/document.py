@@ -22,10 +22,11 @@ from urllib.parse import urljoin
 from pydantic import TypeAdapter
 from starlette.routing import BaseRoute, Mount, WebSocketRoute
 
+from wsapi import status
 from wsapi.asyncapi import channels
 from wsapi.asyncapi.schemas import SchemaBatch
 from wsapi.dependencies import Dependant, ParamField
-from wsapi.messages import Dispatcher, ErrorData, HandlerPlan
+from wsapi.messages import Dispatcher, ErrorData, HandlerPlan, MessageRouter
 from wsapi.messages.envelope import ACK, ERROR
 from wsapi.routing import APIWebSocketRoute
 from wsapi.security import SecurityBase
@@ -66,6 +67,15 @@ def _summary(call: Any) -> dict[str, str]:
         return {}
     summary, _, rest = doc.partition("\n")
     return {"summary": summary, **({"description": rest.strip()} if rest.strip() else {})}
+
+
+def _message_limits(router: MessageRouter) -> str:
+    """The close codes a typed route adds to the handshake's (AsyncAPI has no field of its own for them)."""
+    return (
+        "Bad input gets an `error` frame and the connection stays open, except: close code "
+        f"{status.WS_1008_POLICY_VIOLATION} after {router.max_bad_messages} bad messages in a row; "
+        f"{status.WS_1009_MESSAGE_TOO_BIG} for a frame over {router.max_message_size} bytes."
+    )
 
 
 def _security_scheme(model: dict[str, Any]) -> dict[str, Any]:
@@ -161,6 +171,8 @@ class _Builder:
             }
         else:
             channel.update(_summary(dispatcher.connect) if dispatcher.router.connect_hook else {})
+            limits = _message_limits(dispatcher.router)
+            channel["description"] = f"{channel['description']}\n\n{limits}" if "description" in channel else limits
             messages = self._typed(channel_id, ref, dispatcher, connection_security)
         if channels.uses_channels(dependants):
             messages.update(self._channel_frames(channel_id, ref))
