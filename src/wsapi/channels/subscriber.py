@@ -68,6 +68,7 @@ class Subscriber:
             queue.popleft()
             self.dropped += 1
         queue.append(message)
+        # `_wake()` inlined: this runs once per subscriber per publish, the fan-out's innermost loop.
         waiter = self._waiter
         if waiter is not None:
             self._waiter = None
