@@ -1,7 +1,7 @@
 """The app the channels tests serve, in-process (`create_app`) or under uvicorn (`app`, set up from the environment).
 
 Environment (for uvicorn): CHANNELS_APP_REDIS_URL (else the memory backend), CHANNELS_APP_QUEUE_SIZE,
-CHANNELS_APP_HISTORY_SIZE, CHANNELS_APP_PRESENCE_TTL.
+CHANNELS_APP_HISTORY_SIZE, CHANNELS_APP_PRESENCE_TTL; CHANNELS_APP_METRICS=1 serves /metrics and /health.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ from typing import Any
 
 from wsapi import Body, WebSocket, WsAPI
 from wsapi.channels import Backend, Channels, ChannelsDep, MemoryBackend, Position, RedisBackend
+from wsapi.health import serve_health
+from wsapi.metrics import serve_metrics
 
 
 def refuse_private(websocket: WebSocket, channel: str) -> bool:
@@ -81,7 +83,11 @@ def _from_environment() -> WsAPI:
         backend = RedisBackend(url, history_size=history_size, presence_ttl=ttl)
     else:
         backend = MemoryBackend(history_size=history_size)
-    return create_app(backend, queue_size=int(os.environ.get("CHANNELS_APP_QUEUE_SIZE", "256")))
+    app = create_app(backend, queue_size=int(os.environ.get("CHANNELS_APP_QUEUE_SIZE", "256")))
+    if os.environ.get("CHANNELS_APP_METRICS"):
+        serve_metrics(app)
+        serve_health(app)
+    return app
 
 
 app = _from_environment()

@@ -49,6 +49,9 @@ class Backend(ABC):
     @abstractmethod
     async def stop(self) -> None: ...
 
+    async def check(self) -> None:  # noqa: B027  # a process-local backend is always ready
+        """Raise `ChannelsUnavailable` unless the backend can publish and deliver right now (for readiness)."""
+
     @abstractmethod
     async def publish(self, channel: str, data: str) -> Position:
         """Number `data` (JSON text), keep it in history and deliver it; the position of the new message."""
