@@ -1,7 +1,8 @@
 """The app the channels tests serve, in-process (`create_app`) or under uvicorn (`app`, set up from the environment).
 
 Environment (for uvicorn): CHANNELS_APP_REDIS_URL (else the memory backend), CHANNELS_APP_QUEUE_SIZE,
-CHANNELS_APP_HISTORY_SIZE, CHANNELS_APP_PRESENCE_TTL; CHANNELS_APP_METRICS=1 serves /metrics and /health.
+CHANNELS_APP_HISTORY_SIZE, CHANNELS_APP_PRESENCE_TTL; CHANNELS_APP_METRICS=1 serves /metrics and /health;
+CHANNELS_APP_API_TOKEN serves the server API with that token.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from wsapi import Body, WebSocket, WsAPI
 from wsapi.channels import Backend, Channels, ChannelsDep, MemoryBackend, Position, RedisBackend
 from wsapi.health import serve_health
 from wsapi.metrics import serve_metrics
+from wsapi.server_api import serve_api
 
 
 def refuse_private(websocket: WebSocket, channel: str) -> bool:
@@ -87,6 +89,8 @@ def _from_environment() -> WsAPI:
     if os.environ.get("CHANNELS_APP_METRICS"):
         serve_metrics(app)
         serve_health(app)
+    if token := os.environ.get("CHANNELS_APP_API_TOKEN"):
+        serve_api(app, token=token)
     return app
 
 

@@ -24,7 +24,7 @@ from starlette.types import Lifespan, Message
 from starlette.websockets import WebSocket
 
 from wsapi.channels import frames
-from wsapi.channels.backends.base import Backend
+from wsapi.channels.backends.base import Backend, Snapshot
 from wsapi.channels.backends.memory import MemoryBackend
 from wsapi.channels.errors import ChannelsUnavailable
 from wsapi.channels.frames import Position, check_channel, outgoing
@@ -217,6 +217,27 @@ class Channels:
         """The channel's current position: its epoch and the offset of its last message (0 before the first)."""
         self._check_running()
         return (await self.backend.read(check_channel(channel), None)).position
+
+    async def history(self, channel: str, since: Position | None = None) -> Snapshot:
+        """The channel's position and the messages it keeps after `since` (all it keeps, without `since`).
+
+        The snapshot's `frames` are `(offset, frame)` pairs, or None when `since` cannot be resumed from (another
+        epoch, or trimmed): the caller starts over from the position, as a client gets `recovered: false`.
+        """
+        self._check_running()
+        name = check_channel(channel)
+        try:
+            if since is not None:
+                return await self.backend.read(name, since)
+            while True:  # trimmed between the two reads by a publish: read again from the new start
+                current = (await self.backend.read(name, None)).position
+                start = Position(current.epoch, max(0, current.offset - self.backend.history_size))
+                snapshot = await self.backend.read(name, start)
+                if snapshot.frames is not None:
+                    return snapshot
+        except ChannelsUnavailable:
+            self.metrics.backend_failed("read")
+            raise
 
     async def presence(self, channel: str) -> list[Member]:
         """The members of `channel` on every process."""
