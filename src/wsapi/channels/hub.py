@@ -16,7 +16,7 @@ import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Mapping
 from contextlib import asynccontextmanager
 from types import TracebackType
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Self, TypeVar
 
 from starlette.requests import HTTPConnection
 from starlette.types import Lifespan, Message
@@ -29,15 +29,16 @@ from wsapi.channels.errors import ChannelsUnavailable
 from wsapi.channels.frames import Position, check_channel, outgoing
 from wsapi.channels.presence import Member
 from wsapi.channels.subscriber import Listener, OnFull, Subscriber, Subscription, initial_channels
+from wsapi.channels.supervisor import RETRY_MAX, RETRY_MIN, Supervisor, backoff
 from wsapi.params import Depends
 
 logger = logging.getLogger("wsapi.channels")
 
+T = TypeVar("T")
+
 Authorize = Callable[[WebSocket, str], bool | Awaitable[bool]]
 
 SHUTDOWN_GRACE = 2.0  # seconds the writers get to send what is queued when the hub stops
-_RETRY_MIN = 0.05
-_RETRY_MAX = 2.0
 
 
 class _CatchUp:
@@ -114,12 +115,12 @@ class Channels:
         self._ids = itertools.count(1)
         self._channels: dict[str, _Channel] = {}
         self._subscribers: set[Subscriber] = set()
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self.supervisor = Supervisor()
 
     # Life cycle
 
     async def start(self) -> None:
-        await self.backend.start(self, self.node)
+        await self.backend.start(self, self.node, self.supervisor)
         self.running = True
 
     async def stop(self) -> None:
@@ -132,10 +133,7 @@ class Channels:
             _, late = await asyncio.wait(writers, timeout=SHUTDOWN_GRACE)
             for writer in late:
                 writer.cancel()
-        for task in list(self._tasks):
-            task.cancel()
-        if self._tasks:
-            await asyncio.wait(self._tasks)
+        await self.supervisor.stop()
         self._channels.clear()
         await self.backend.stop()
 
@@ -285,22 +283,22 @@ class Channels:
         if ch.pending is None:
             ch.pending = []
         if ch.recovery is None or ch.recovery.done():
-            ch.recovery = self.spawn(self._fill(ch))
+            ch.recovery = self.spawn(f"filling {ch.name!r}", self._fill(ch))
         else:
             ch.stale = True  # the running fill may have read before the gap it must cover: read again after it
 
     async def _fill(self, ch: _Channel) -> None:
         """Deliver from history what `ch` missed after its position, then the live messages held meanwhile."""
-        delay = _RETRY_MIN
+        delay = RETRY_MIN
         while self._channels.get(ch.name) is ch:
             ch.stale = False
             since = ch.position
             try:
                 snapshot = await self.backend.read(ch.name, since)
-            except ChannelsUnavailable as exc:
-                logger.info("cannot fill %r yet: %s", ch.name, exc)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, _RETRY_MAX)
+            except Exception as exc:  # whatever it is, the channel must not stay frozen: try again
+                self.supervisor.report(f"filling {ch.name!r} from history", exc)
+                await asyncio.sleep(backoff(delay))
+                delay = min(delay * 2, RETRY_MAX)
                 continue
             if snapshot.frames is not None:
                 for offset, frame in snapshot.frames:
@@ -344,7 +342,7 @@ class Channels:
         ch = self._channels.get(name)
         if ch is None:
             ch = self._channels[name] = _Channel(name)
-            ch.ready = asyncio.create_task(self._open(ch))
+            ch.ready = self.spawn(f"opening {name!r}", self._open(ch))
         assert ch.ready is not None
         ch.joining += 1
         try:
@@ -391,7 +389,7 @@ class Channels:
         except BaseException:
             if self._channels.get(ch.name) is ch:
                 del self._channels[ch.name]
-            self.spawn(self.backend.unsubscribe(ch.name))
+            self.spawn(f"unsubscribing {ch.name!r}", self.backend.unsubscribe(ch.name))
             raise
         ch.epoch, ch.last = snapshot.position.epoch, snapshot.position.offset
         self._release_pending(ch)
@@ -411,7 +409,7 @@ class Channels:
         if ch.empty() and ch.ready is not None and ch.ready.done() and self._channels.get(ch.name) is ch:
             del self._channels[ch.name]
             if self.running:
-                self.spawn(self._close(ch.name))
+                self.spawn(f"closing {ch.name!r}", self._close(ch.name))
 
     async def _close(self, name: str) -> None:
         if name not in self._channels:  # not reopened meanwhile
@@ -429,20 +427,15 @@ class Channels:
 
     async def enter(self, channel: str, member: Member) -> None:
         await self.backend.add_member(channel, member)
-        await self.backend.publish_event(channel, frames.presence("join", channel, member.to_json()))
 
     async def exit(self, channel: str, member: Member) -> None:
         if not self.running:
             return  # the backend has stopped; a Redis node's members are removed when it stops
         await self.backend.remove_member(channel, member)
-        await self.backend.publish_event(channel, frames.presence("leave", channel, member.to_json()))
 
-    def spawn(self, coroutine: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
-        """Run `coroutine` in the background, owned by the hub (cancelled when it stops)."""
-        task = asyncio.create_task(coroutine)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
+    def spawn(self, name: str, coroutine: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
+        """Run `coroutine` in the background, owned by the hub (cancelled when it stops; errors logged, counted)."""
+        return self.supervisor.spawn(name, coroutine)
 
 
 def get_channels(connection: HTTPConnection) -> Channels:
