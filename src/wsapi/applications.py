@@ -114,7 +114,11 @@ class WsAPI(Starlette):
 
     def middleware(self, middleware_type: str) -> Callable[[DecoratedCallable], DecoratedCallable]:
         """`@app.middleware("http")`: a function `(request, call_next) -> response`, as in FastAPI."""
-        assert middleware_type == "http", "only HTTP function middleware exists; use a class for WebSockets"
+        if middleware_type != "http":
+            raise ValueError(
+                f"function middleware is for HTTP (@app.middleware('http')), not {middleware_type!r}; "
+                "WebSocket middleware is a class given to add_middleware or middleware=[...]"
+            )
         from starlette.middleware.base import BaseHTTPMiddleware
 
         def decorator(func: DecoratedCallable) -> DecoratedCallable:
