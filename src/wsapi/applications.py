@@ -15,6 +15,7 @@ from wsapi.asyncapi import build_document
 from wsapi.asyncapi.endpoints import asyncapi_routes
 from wsapi.exceptions import DEFAULT_HANDLERS
 from wsapi.messages import MessageRouter
+from wsapi.metrics import OFF, Hooks
 from wsapi.params import Dependency
 from wsapi.routing import APIRouter, DecoratedCallable, MethodOptions, RouteOptions
 
@@ -55,6 +56,7 @@ class WsAPI(Starlette):
         self.asyncapi_schema: dict[str, Any] | None = None
         if asyncapi_url:
             self.router.routes.extend(asyncapi_routes(asyncapi_url, asyncapi_docs_url))
+        self.metrics: Hooks = OFF  # `wsapi.metrics.serve_metrics(app)` turns them on
         # The channels hub runs around the user's lifespan: started before it, stopped after it.
         self.channels = channels
         if channels is not None:

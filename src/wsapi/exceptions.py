@@ -184,7 +184,9 @@ async def http_exception_handler(conn: HTTPConnection, exc: Exception) -> Respon
 
 async def request_validation_exception_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
-    return JSONResponse({"detail": to_jsonable_python(exc.errors())}, status.HTTP_422_UNPROCESSABLE_CONTENT)
+    return JSONResponse(
+        {"detail": to_jsonable_python(exc.errors(), fallback=str)}, status.HTTP_422_UNPROCESSABLE_CONTENT
+    )
 
 
 async def websocket_request_validation_exception_handler(websocket: WebSocket, exc: Exception) -> None:

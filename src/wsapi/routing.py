@@ -23,6 +23,7 @@ from wsapi.dependencies import NO_BODY, Dependant, Solver, analyse
 from wsapi.dependencies.solving import Overrides
 from wsapi.exceptions import RequestValidationError, WebSocketRequestValidationError, handle_websocket_error
 from wsapi.messages import Dispatcher, MessageRouter
+from wsapi.metrics import OFF, Hooks
 from wsapi.params import Dependency
 
 logger = logging.getLogger("wsapi")
@@ -175,6 +176,9 @@ class APIWebSocketRoute(WebSocketRoute):
     # exceptions are handled here rather than through Starlette's wrapper, which adds frames and a send wrapper.
 
     async def handle_websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        metrics: Hooks = getattr(scope.get("app"), "metrics", OFF)
+        if metrics.on:
+            send = metrics.watch(send, self.path_format)
         websocket = WebSocket(scope, receive, send)
         overrides = _overrides(scope)
         try:
@@ -185,6 +189,9 @@ class APIWebSocketRoute(WebSocketRoute):
             pass  # the client went away; there is nobody left to tell
         except Exception as exc:
             await handle_websocket_error(websocket, exc)
+        finally:
+            if metrics.on:
+                metrics.ended(send)
 
     async def run(self, websocket: WebSocket, solver: Solver) -> None:
         """Solve the handshake's dependencies and run the endpoint; yield-dependencies end with the connection,
