@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Unpack
 
 from starlette.applications import Starlette
@@ -10,11 +10,13 @@ from starlette.middleware import Middleware
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, ExceptionHandler, Lifespan, Receive, Scope, Send
+from starlette.websockets import WebSocket
 
 from wsapi.asyncapi import build_document
 from wsapi.asyncapi.endpoints import asyncapi_routes
 from wsapi.exceptions import DEFAULT_HANDLERS
 from wsapi.messages import MessageRouter
+from wsapi.metrics import OFF, Hooks
 from wsapi.params import Dependency
 from wsapi.routing import APIRouter, DecoratedCallable, MethodOptions, RouteOptions
 
@@ -55,6 +57,7 @@ class WsAPI(Starlette):
         self.asyncapi_schema: dict[str, Any] | None = None
         if asyncapi_url:
             self.router.routes.extend(asyncapi_routes(asyncapi_url, asyncapi_docs_url))
+        self.metrics: Hooks = OFF  # `wsapi.metrics.serve_metrics(app)` turns them on
         # The channels hub runs around the user's lifespan: started before it, stopped after it.
         self.channels = channels
         if channels is not None:
@@ -114,7 +117,11 @@ class WsAPI(Starlette):
 
     def middleware(self, middleware_type: str) -> Callable[[DecoratedCallable], DecoratedCallable]:
         """`@app.middleware("http")`: a function `(request, call_next) -> response`, as in FastAPI."""
-        assert middleware_type == "http", "only HTTP function middleware exists; use a class for WebSockets"
+        if middleware_type != "http":
+            raise ValueError(
+                f"function middleware is for HTTP (@app.middleware('http')), not {middleware_type!r}; "
+                "WebSocket middleware is a class given to add_middleware or middleware=[...]"
+            )
         from starlette.middleware.base import BaseHTTPMiddleware
 
         def decorator(func: DecoratedCallable) -> DecoratedCallable:
@@ -160,6 +167,19 @@ class WsAPI(Starlette):
         self, path: str, name: str | None = None, *, dependencies: Sequence[Dependency] | None = None
     ) -> Callable[[DecoratedCallable], DecoratedCallable]:
         return self.router.websocket(path, name, dependencies=dependencies)
+
+    def route(
+        self, path: str, methods: Collection[str] | None = None, name: str | None = None, include_in_schema: bool = True
+    ) -> Callable[[DecoratedCallable], DecoratedCallable]:
+        """A plain Starlette route: the endpoint takes the request, nothing is injected."""
+        return self.router.route(path, methods=methods, name=name, include_in_schema=include_in_schema)
+
+    def add_websocket_route(self, path: str, endpoint: Callable[[WebSocket], Any], name: str | None = None) -> None:
+        self.router.add_websocket_route(path, endpoint, name=name)
+
+    def websocket_route(self, path: str, name: str | None = None) -> Callable[[DecoratedCallable], DecoratedCallable]:
+        """A plain Starlette WebSocket route: the endpoint takes the websocket, nothing is injected."""
+        return self.router.websocket_route(path, name=name)
 
     def include_router(
         self, router: APIRouter, *, prefix: str = "", dependencies: Sequence[Dependency] | None = None

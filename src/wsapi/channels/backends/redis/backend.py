@@ -114,6 +114,11 @@ class RedisBackend(Backend):
             pass
         self._receiver = None
 
+    async def check(self) -> None:
+        if self._live is None or not self._live.up:
+            raise ChannelsUnavailable(f"Redis at {self._commands.where}: the live connection is down")
+        await self._commands.run("ping", self._commands.redis.ping)
+
     # Messages
 
     async def publish(self, channel: str, data: str) -> Position:

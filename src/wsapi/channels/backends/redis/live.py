@@ -51,6 +51,11 @@ class LiveConnection:
         self._lock = asyncio.Lock()
         self.connected: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
+    @property
+    def up(self) -> bool:
+        """Whether the connection is established and every wanted name subscribed."""
+        return self._pubsub is not None
+
     async def subscribe(self, name: str) -> None:
         """Subscribe `name`; returns once Redis confirmed it (within `timeout`), else `ChannelsUnavailable`."""
         self._wanted.add(name)
