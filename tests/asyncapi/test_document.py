@@ -172,7 +172,7 @@ def test_message_payloads_are_whole_envelopes(document: dict[str, Any]) -> None:
     assert channel["messages"]["error"] == {"$ref": "#/components/messages/error"}
     schemas = document["components"]["schemas"]
     assert schemas["Say"]["properties"]["text"]["description"] == "What to say."
-    assert set(schemas["ErrorData"]["properties"]) == {"code", "message", "errors"}
+    assert set(schemas["ErrorData"]["properties"]) == {"code", "message", "errors", "retry_after"}
 
 
 def test_discriminated_unions_use_asyncapis_discriminator(asyncapi_validator: jsonschema.Draft7Validator) -> None:
