@@ -38,13 +38,27 @@ def uvicorn_server(
     app: str, *, app_dir: Path | str, extra_args: tuple[str, ...] = (), env: dict[str, str] | None = None
 ) -> Iterator[int]:
     """Run `uvicorn app` from `app_dir`, with `env` added to the environment; yields the port."""
+    with served(app, app_dir=app_dir, extra_args=extra_args, env=env) as (port, _):
+        yield port
+
+
+@contextlib.contextmanager
+def served(
+    app: str,
+    *,
+    app_dir: Path | str,
+    extra_args: tuple[str, ...] = (),
+    env: dict[str, str] | None = None,
+    launcher: str = "uvicorn",
+) -> Iterator[tuple[int, int]]:
+    """`python -m <launcher> app` (uvicorn, or wsapi's launcher) from `app_dir`; yields its port and PID."""
     port = free_port()
-    command = [sys.executable, "-m", "uvicorn", app, "--app-dir", str(app_dir)]
+    command = [sys.executable, "-m", launcher, app, "--app-dir", str(app_dir)]
     command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", *extra_args]
     process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})})
     try:
         wait_for_port(port, process)
-        yield port
+        yield port, process.pid
     finally:
         process.send_signal(signal.SIGTERM)
         try:

@@ -15,7 +15,7 @@ from pydantic_core import from_json
 from starlette import websockets as _starlette
 from starlette.websockets import WebSocketDisconnect, WebSocketDisconnected, WebSocketState
 
-MAX_JSON_DEPTH = 200  # pydantic-core's parser's own limit, also that of typed messages
+MAX_JSON_DEPTH = 201  # the deepest nesting pydantic-core's parser accepts: the same for typed messages
 _POSITION = re.compile(r"(.*) at line (\d+) column (\d+)$")
 
 __all__ = ["MAX_JSON_DEPTH", "WebSocket", "WebSocketDisconnect", "WebSocketState", "parse_json"]
