@@ -17,6 +17,7 @@ from wsapi.connections import Connections
 from wsapi.exceptions import DEFAULT_HANDLERS
 from wsapi.limits import DEFAULT_LIMITS, Limits
 from wsapi.messages import MessageRouter
+from wsapi.metrics import OFF, Hooks
 from wsapi.origins import OriginPolicy
 from wsapi.params import Dependency
 from wsapi.redaction import install_redaction
@@ -71,6 +72,7 @@ class WsAPI(Starlette):
         install_redaction()
         if asyncapi_url:
             self.router.routes.extend(asyncapi_routes(asyncapi_url, asyncapi_docs_url))
+        self.metrics: Hooks = OFF  # `wsapi.metrics.serve_metrics(app)` turns them on
         # The channels hub runs around the user's lifespan: started before it, stopped after it.
         self.channels = channels
         if channels is not None:
@@ -131,7 +133,11 @@ class WsAPI(Starlette):
 
     def middleware(self, middleware_type: str) -> Callable[[DecoratedCallable], DecoratedCallable]:
         """`@app.middleware("http")`: a function `(request, call_next) -> response`, as in FastAPI."""
-        assert middleware_type == "http", "only HTTP function middleware exists; use a class for WebSockets"
+        if middleware_type != "http":
+            raise ValueError(
+                f"function middleware is for HTTP (@app.middleware('http')), not {middleware_type!r}; "
+                "WebSocket middleware is a class given to add_middleware or middleware=[...]"
+            )
         from starlette.middleware.base import BaseHTTPMiddleware
 
         def decorator(func: DecoratedCallable) -> DecoratedCallable:

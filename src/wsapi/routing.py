@@ -7,7 +7,7 @@ import json
 import logging
 import re
 from collections.abc import Callable, Sequence
-from contextlib import AsyncExitStack, suppress
+from contextlib import AsyncExitStack, nullcontext, suppress
 from typing import Any, TypedDict, TypeVar, Unpack
 
 from pydantic_core import to_jsonable_python
@@ -18,12 +18,14 @@ from starlette.routing import BaseRoute, Mount, Route, Router, WebSocketRoute
 from starlette.types import ASGIApp, Lifespan, Receive, Scope, Send
 from starlette.websockets import WebSocketClose, WebSocketDisconnect, WebSocketState
 
+from wsapi.concurrency import is_async_callable
 from wsapi.connections import CONNECTION_KEY, Connection
 from wsapi.dependencies import NO_BODY, Dependant, Solver, analyse
 from wsapi.dependencies.solving import Overrides
 from wsapi.exceptions import RequestValidationError, WebSocketRequestValidationError, handle_websocket_error
 from wsapi.limits import FROM_APP, RateLimit
 from wsapi.messages import Dispatcher, MessageRouter
+from wsapi.metrics import OFF, Hooks
 from wsapi.origins import OriginPolicy
 from wsapi.params import Dependency
 from wsapi.websockets import WebSocket
@@ -76,8 +78,10 @@ class APIRoute(Route):
             extra_dependencies=self.dependencies,
         )
         body_fields = [f for f in self.dependant.all_fields() if f.location == "body"]
-        if len(body_fields) == 1 and not getattr(body_fields[0].param, "embed", False):
-            body_fields[0].whole_body = True
+        # One body parameter (however many dependencies name it) is the whole body, unless it asks to be embedded.
+        self.whole_body = len({f.name for f in body_fields}) == 1 and not any(
+            getattr(f.param, "embed", False) for f in body_fields
+        )
         self.reads_body = bool(body_fields)
         self.encodes_json = issubclass(response_class, JSONResponse)
         self.app = self.handle_request
@@ -93,13 +97,17 @@ class APIRoute(Route):
     async def _respond(self, request: Request, send: Send) -> None:
         scope = request.scope
         body = await self._read_body(request) if self.reads_body else NO_BODY
-        # Teardown of yield-dependencies runs after the response has been sent.
+        # Yield-dependencies of scope "function" are torn down when the endpoint returns, the others after the
+        # response has been sent.
         async with AsyncExitStack() as stack:
-            solver = Solver(request, stack, _overrides(scope), body)
-            values, errors = await solver.solve(self.dependant)
-            if errors:
-                raise RequestValidationError(errors, body=None if body is NO_BODY else body)
-            result = await solver.call(self.dependant, values)
+            async with AsyncExitStack() as function_stack:
+                solver = Solver(
+                    request, stack, _overrides(scope), body, function_stack=function_stack, whole_body=self.whole_body
+                )
+                values, errors = await solver.solve(self.dependant)
+                if errors:
+                    raise RequestValidationError(errors, body=None if body is NO_BODY else body)
+                result = await solver.call(self.dependant, values)
             response = result if isinstance(result, Response) else self._response(result)
             await response(scope, request.receive, send)
 
@@ -180,7 +188,7 @@ class APIWebSocketRoute(WebSocketRoute):
         if isinstance(endpoint, MessageRouter):
             self.dispatcher = Dispatcher(endpoint, path_param_names)
             endpoint = self.dispatcher.connect
-        elif not inspect.iscoroutinefunction(endpoint):
+        elif not is_async_callable(endpoint):
             raise TypeError(f"WebSocket endpoint {self.name!r} must be an async function")
         self.dependant = analyse(endpoint, path_param_names=path_param_names, extra_dependencies=self.dependencies)
         body_fields = [f.name for f in self.dependant.all_fields() if f.location == "body"]
@@ -188,6 +196,9 @@ class APIWebSocketRoute(WebSocketRoute):
             raise TypeError(f"WebSocket endpoint {self.name!r} cannot take a body parameter: {body_fields}")
         disconnect = self.dispatcher.disconnect if self.dispatcher else None
         self.needs_exit_stack = self.dependant.needs_exit_stack or bool(disconnect and disconnect.needs_exit_stack)
+        self.needs_function_stack = self.dependant.needs_function_stack or bool(
+            disconnect and disconnect.needs_function_stack
+        )
         self.app = self.handle_websocket
 
     # The coroutine frames below live as long as the connection, so there are as few of them as can be:
@@ -208,38 +219,45 @@ class APIWebSocketRoute(WebSocketRoute):
             )
 
     async def handle_websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        metrics: Hooks = getattr(scope.get("app"), "metrics", OFF)
+        if metrics.on:
+            send = metrics.watch(send, self.path_format)
         websocket = WebSocket(scope, receive, send)
+        overrides = _overrides(scope)
         connection: Connection | None = scope.get(CONNECTION_KEY)
         if connection is not None:
             connection.websocket = websocket
             if self.rate_limit != "app" or self.max_message_size is not None:
                 self._use_limits(connection)
         try:
-            overrides = _overrides(scope)
-            if self.needs_exit_stack or overrides:
-                async with AsyncExitStack() as stack:
-                    await self.run(websocket, Solver(websocket, stack, overrides))
-            else:
-                await self.run(websocket, Solver(websocket))
+            # An override may bring yield-dependencies the plan does not have: with overrides, both stacks exist.
+            async with AsyncExitStack() if self.needs_exit_stack or overrides else nullcontext() as stack:
+                await self.run(websocket, Solver(websocket, stack, overrides))
         except WebSocketDisconnect:
             pass  # the client went away; there is nobody left to tell
         except Exception as exc:
             await handle_websocket_error(websocket, exc)
+        finally:
+            if metrics.on:
+                metrics.ended(send)
 
     async def run(self, websocket: WebSocket, solver: Solver) -> None:
-        """Solve the handshake's dependencies and run the endpoint; yield-dependencies end with the connection."""
-        assert self.dependant is not None
-        values, errors = await solver.solve(self.dependant)
-        if errors:
-            raise WebSocketRequestValidationError(errors)
-        if websocket.application_state is WebSocketState.DISCONNECTED:
-            return  # a dependency closed the connection itself (the guide's older style)
-        # The client leaving is how a WebSocket normally ends: yield-dependencies tear down as after a
-        # return, instead of having the disconnect thrown into them as an error.
-        with suppress(WebSocketDisconnect):
-            await solver.call(self.dependant, values)
-            if self.dispatcher is not None:
-                await self.dispatcher.serve(websocket, solver)
+        """Solve the handshake's dependencies and run the endpoint; yield-dependencies end with the connection,
+        those of scope "function" (in a stack of their own) as soon as the endpoint returns."""
+        dependant: Dependant = self.dependant  # type: ignore[assignment]  # a class endpoint is not run here
+        function_stack = self.needs_function_stack or solver.overrides
+        async with AsyncExitStack() if function_stack else nullcontext() as solver.function_stack:
+            values, errors = await solver.solve(dependant)
+            if errors:
+                raise WebSocketRequestValidationError(errors)
+            if websocket.application_state is WebSocketState.DISCONNECTED:
+                return  # a dependency closed the connection itself (the guide's older style)
+            # The client leaving is how a WebSocket normally ends: yield-dependencies tear down as after a
+            # return, instead of having the disconnect thrown into them as an error.
+            with suppress(WebSocketDisconnect):
+                await solver.call(dependant, values)
+                if self.dispatcher is not None:
+                    await self.dispatcher.serve(websocket, solver)
 
 
 class APIRouter(Router):
@@ -255,9 +273,8 @@ class APIRouter(Router):
         lifespan: Lifespan[Any] | None = None,
     ) -> None:
         super().__init__(routes=routes, redirect_slashes=redirect_slashes, lifespan=lifespan)
-        assert not prefix or (prefix.startswith("/") and not prefix.endswith("/")), (
-            "a prefix starts with '/' and does not end with '/'"
-        )
+        if prefix and not (prefix.startswith("/") and not prefix.endswith("/")):
+            raise ValueError(f"a prefix starts with '/' and does not end with '/', not {prefix!r}")
         self.prefix = prefix
         self.dependencies = list(dependencies or [])
 

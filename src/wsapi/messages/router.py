@@ -51,7 +51,10 @@ class MessageRouter:
         max_bad_messages: int = DEFAULT_MAX_BAD_MESSAGES,
         rate_limit: RateLimit | FROM_APP | None = "app",
     ) -> None:
-        assert max_message_size > 0 and max_bad_messages > 0
+        if max_message_size <= 0 or max_bad_messages <= 0:
+            raise ValueError(
+                f"max_message_size and max_bad_messages must be positive, not {max_message_size}, {max_bad_messages}"
+            )
         self.max_message_size = max_message_size
         self.max_bad_messages = max_bad_messages
         self.rate_limit = rate_limit
