@@ -3,7 +3,8 @@
 - `GET /login` sets the session cookie; `GET /` is a page that opens `/ws` with it and echoes (`window.outcome`).
 - `/ws`: a plain route, cookie-authenticated, echoing `<user>: <text>`; `/partner`: the same, open to the origin in
   the `PARTNER_ORIGIN` environment variable; `/small`: a plain route taking at most 16 KiB per message.
-- `/expiring?token=<unix time>`: identifies user `token-user` until that time; `refresh` with a later one.
+- `/expiring?token=<unix time>`: identifies user `token-user` until that time; `refresh` with a later one;
+  `/expiring-plain?token=...`: the same on a plain echo route.
 - `GET /stats`: how many sockets were accepted so far.
 """
 
@@ -101,3 +102,8 @@ async def refresh(token: float, websocket: WebSocket) -> None:
 
 
 app.add_api_websocket_route("/expiring", expiring)
+
+
+@app.websocket("/expiring-plain")
+async def expiring_plain(websocket: WebSocket, user: Annotated[str, Depends(token_user)]) -> None:
+    await echo(websocket, user)
