@@ -16,11 +16,21 @@ from typing import Any, TypeVar
 
 import anyio
 import anyio.to_thread
-from starlette.concurrency import run_in_threadpool
+from starlette.concurrency import iterate_in_threadpool, run_in_threadpool, run_until_first_complete
 
 T = TypeVar("T")
 
-__all__ = ["CallKind", "call_kind", "contextmanager_in_threadpool", "is_async_callable"]
+# Starlette's helpers too, so that `from fastapi.concurrency import run_in_threadpool` ports by renaming.
+__all__ = [
+    "CallKind",
+    "call_kind",
+    "contextmanager_in_threadpool",
+    "is_async_callable",
+    "iterate_in_threadpool",
+    "run_in_threadpool",
+    "run_until_first_complete",
+    "unwrapped",
+]
 
 
 class CallKind(enum.Enum):
@@ -36,15 +46,19 @@ def _impartial(call: Any) -> Any:
     return call
 
 
+def unwrapped(call: Any) -> Any:
+    """The function behind partials and `functools.wraps` wrappers."""
+    return _impartial(inspect.unwrap(_impartial(call)))
+
+
 def _candidates(call: Any) -> list[Any]:
     """The functions whose kind decides `call`'s, most direct first."""
     call = _impartial(call)
-    found = [call, _impartial(inspect.unwrap(call))]
+    found = [call, unwrapped(call)]
     if not inspect.isroutine(call):
         dunder = getattr(call, "__call__", None)  # noqa: B004
         if dunder is not None:
-            dunder = _impartial(dunder)
-            found += [dunder, _impartial(inspect.unwrap(dunder))]
+            found += [_impartial(dunder), unwrapped(dunder)]
     return found
 
 

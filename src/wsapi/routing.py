@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import copy
 import inspect
 import json
 import logging
 import re
-from collections.abc import Callable, Sequence
-from contextlib import AsyncExitStack, nullcontext, suppress
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager, nullcontext, suppress
 from typing import Any, TypedDict, TypeVar, Unpack
 
 from pydantic_core import to_jsonable_python
 from starlette._exception_handler import wrap_app_handling_exceptions
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import BaseRoute, Mount, Route, Router, WebSocketRoute
+from starlette.routing import BaseRoute, Mount, Route, Router, WebSocketRoute, compile_path
 from starlette.types import ASGIApp, Lifespan, Receive, Scope, Send
 from starlette.websockets import WebSocketClose, WebSocketDisconnect, WebSocketState
 
@@ -22,7 +23,13 @@ from wsapi.concurrency import is_async_callable
 from wsapi.connections import CONNECTION_KEY, Connection
 from wsapi.dependencies import NO_BODY, Dependant, Solver, analyse
 from wsapi.dependencies.solving import Overrides
-from wsapi.exceptions import RequestValidationError, WebSocketRequestValidationError, handle_websocket_error
+from wsapi.exceptions import (
+    EndpointContext,
+    RequestValidationError,
+    WebSocketRequestValidationError,
+    endpoint_context,
+    handle_websocket_error,
+)
 from wsapi.limits import FROM_APP, RateLimit
 from wsapi.messages import Dispatcher, MessageRouter
 from wsapi.metrics import OFF, Hooks
@@ -106,10 +113,15 @@ class APIRoute(Route):
                 )
                 values, errors = await solver.solve(self.dependant)
                 if errors:
-                    raise RequestValidationError(errors, body=None if body is NO_BODY else body)
+                    raise RequestValidationError(
+                        errors, body=None if body is NO_BODY else body, endpoint_ctx=self.endpoint_context(request)
+                    )
                 result = await solver.call(self.dependant, values)
             response = result if isinstance(result, Response) else self._response(result)
             await response(scope, request.receive, send)
+
+    def endpoint_context(self, request: Request) -> EndpointContext:
+        return endpoint_context(self.endpoint, f"{request.method} {request.scope.get('root_path', '')}{self.path}")
 
     def _response(self, result: Any) -> Response:
         content = to_jsonable_python(result) if self.encodes_json else result
@@ -241,6 +253,10 @@ class APIWebSocketRoute(WebSocketRoute):
             if metrics.on:
                 metrics.ended(send)
 
+    def endpoint_context(self, websocket: WebSocket) -> EndpointContext:
+        call: Callable[..., Any] = self.dependant.call if self.dependant else self.endpoint  # type: ignore[assignment]
+        return endpoint_context(call, f"WebSocket {websocket.scope.get('root_path', '')}{self.path}")
+
     async def run(self, websocket: WebSocket, solver: Solver) -> None:
         """Solve the handshake's dependencies and run the endpoint; yield-dependencies end with the connection,
         those of scope "function" (in a stack of their own) as soon as the endpoint returns."""
@@ -249,7 +265,7 @@ class APIWebSocketRoute(WebSocketRoute):
         async with AsyncExitStack() if function_stack else nullcontext() as solver.function_stack:
             values, errors = await solver.solve(dependant)
             if errors:
-                raise WebSocketRequestValidationError(errors)
+                raise WebSocketRequestValidationError(errors, endpoint_ctx=self.endpoint_context(websocket))
             if websocket.application_state is WebSocketState.DISCONNECTED:
                 return  # a dependency closed the connection itself (the guide's older style)
             # The client leaving is how a WebSocket normally ends: yield-dependencies tear down as after a
@@ -277,6 +293,7 @@ class APIRouter(Router):
             raise ValueError(f"a prefix starts with '/' and does not end with '/', not {prefix!r}")
         self.prefix = prefix
         self.dependencies = list(dependencies or [])
+        self.included_lifespans: list[Lifespan[Any]] = []
 
     async def not_found(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket" and "websocket.http.response" in scope.get("extensions", {}):
@@ -336,12 +353,51 @@ class APIRouter(Router):
 
         return decorator
 
+    # Plain Starlette routes: the endpoint takes the request or the websocket, nothing is injected
+
+    def add_route(
+        self,
+        path: str,
+        endpoint: Callable[[Request], Any],
+        methods: Collection[str] | None = None,
+        name: str | None = None,
+        include_in_schema: bool = True,
+    ) -> None:
+        route = Route(self.prefix + path, endpoint, methods=methods, name=name, include_in_schema=include_in_schema)
+        self.routes.append(route)
+
+    def route(
+        self, path: str, methods: Collection[str] | None = None, name: str | None = None, include_in_schema: bool = True
+    ) -> Callable[[DecoratedCallable], DecoratedCallable]:
+        def decorator(func: DecoratedCallable) -> DecoratedCallable:
+            self.add_route(path, func, methods=methods, name=name, include_in_schema=include_in_schema)
+            return func
+
+        return decorator
+
+    def add_websocket_route(self, path: str, endpoint: Callable[[WebSocket], Any], name: str | None = None) -> None:
+        self.routes.append(WebSocketRoute(self.prefix + path, endpoint, name=name))
+
+    def websocket_route(self, path: str, name: str | None = None) -> Callable[[DecoratedCallable], DecoratedCallable]:
+        def decorator(func: DecoratedCallable) -> DecoratedCallable:
+            self.add_websocket_route(path, func, name=name)
+            return func
+
+        return decorator
+
     # Composition
 
     def include_router(
         self, router: APIRouter, *, prefix: str = "", dependencies: Sequence[Dependency] | None = None
     ) -> None:
-        """Add `router`'s routes under `prefix`; dependencies apply outermost first: self, include, router, route."""
+        """Add `router`'s routes under `prefix`; dependencies apply outermost first: self, include, router, route.
+
+        Routes of its own are analysed again with the added dependencies; Starlette's routes are moved under the
+        prefix as they are (name, middleware, `include_in_schema` kept). The router's lifespan runs inside this
+        one's, once however often the router is included; their states are merged.
+        """
+        if prefix and not (prefix.startswith("/") and not prefix.endswith("/")):
+            raise ValueError(f"a prefix starts with '/' and does not end with '/', not {prefix!r}")
         extra = list(dependencies or [])
         for route in router.routes:
             if isinstance(route, APIRoute):
@@ -365,17 +421,44 @@ class APIRouter(Router):
                     rate_limit=route.rate_limit,
                     max_message_size=route.max_message_size,
                 )
-            elif isinstance(route, Route):
-                self.routes.append(Route(self.prefix + prefix + route.path, route.endpoint, methods=route.methods))
-            elif isinstance(route, WebSocketRoute):
-                self.routes.append(WebSocketRoute(self.prefix + prefix + route.path, route.endpoint, name=route.name))
-            elif isinstance(route, Mount):
-                self.routes.append(Mount(self.prefix + prefix + route.path, app=route.app, name=route.name))
             else:
-                raise TypeError(f"cannot include a {type(route).__name__} under a prefix")
+                self.routes.append(_moved(route, self.prefix + prefix))
+        if router.lifespan_context not in self.included_lifespans:
+            self.included_lifespans.append(router.lifespan_context)
+            self.lifespan_context = _nested(self.lifespan_context, router.lifespan_context)
 
     def mount(self, path: str, app: ASGIApp, name: str | None = None) -> None:
         self.routes.append(Mount(self.prefix + path, app=app, name=name))
+
+
+def _moved(route: BaseRoute, prefix: str) -> BaseRoute:
+    """A Starlette route under `prefix`: a copy with its path compiled again, keeping everything else it holds."""
+    if not prefix:
+        return route
+    if not isinstance(route, Route | WebSocketRoute | Mount):
+        raise TypeError(f"a {type(route).__name__} has no path to put under the prefix {prefix!r}")
+    moved = copy.copy(route)
+    if isinstance(moved, Mount):
+        moved.path = (prefix + moved.path).rstrip("/")
+        moved.path_regex, moved.path_format, moved.param_convertors = compile_path(moved.path + "/{path:path}")
+    else:
+        moved.path = prefix + moved.path
+        moved.path_regex, moved.path_format, moved.param_convertors = compile_path(moved.path)
+    return moved
+
+
+def _nested(outer: Lifespan[Any], inner: Lifespan[Any]) -> Lifespan[Any]:
+    """One lifespan running `inner` inside `outer`; its state is both states merged (the inner one's keys win)."""
+
+    @asynccontextmanager
+    async def lifespan(app: Any) -> AsyncIterator[Mapping[str, Any] | None]:
+        async with outer(app) as outer_state, inner(app) as inner_state:
+            if outer_state is None and inner_state is None:
+                yield None
+            else:
+                yield {**(outer_state or {}), **(inner_state or {})}
+
+    return lifespan  # type: ignore[return-value]  # stateful when either is: Starlette's union cannot say so
 
 
 def route_origin_policies(routes: Sequence[BaseRoute]) -> list[tuple[BaseRoute, OriginPolicy]]:
