@@ -198,7 +198,15 @@ class RedisClusterNodes:
     """
 
     def __init__(self, directory: Path, primaries: int = 3) -> None:
-        options = ("--cluster-enabled", "yes", "--cluster-node-timeout", "1000")
+        # A replica takes over however long it had been cut off from its primary (validity factor 0).
+        options = (
+            "--cluster-enabled",
+            "yes",
+            "--cluster-node-timeout",
+            "1000",
+            "--cluster-replica-validity-factor",
+            "0",
+        )
         self.nodes = []
         for n in range(primaries * 2):
             # The cluster bus port is set explicitly: the default (port + 10000) may be taken, or beyond 65535.
@@ -220,9 +228,14 @@ class RedisClusterNodes:
     def wait_healthy(self, timeout: float = 30) -> None:
         def healthy() -> bool:
             try:
-                every = all(node.running for node in self.nodes)
-                ok = every and all("cluster_state:ok" in redis_cli(node.port, "CLUSTER", "INFO") for node in self.nodes)
-                return ok and len(self.primaries()) == len(self.nodes) // 2
+                if not all(node.running for node in self.nodes):
+                    return False
+                if not all("cluster_state:ok" in redis_cli(node.port, "CLUSTER", "INFO") for node in self.nodes):
+                    return False
+                roles = [node.info("replication") for node in self.nodes]
+                # A replica that has not synchronised with its primary yet would not take over from it.
+                synced = all(r.get("master_link_status") == "up" for r in roles if r.get("role") == "slave")
+                return synced and sum(r.get("role") == "master" for r in roles) == len(self.nodes) // 2
             except (subprocess.SubprocessError, OSError):
                 return False
 
@@ -233,7 +246,7 @@ class RedisClusterNodes:
 
     def primary_of(self, key: str) -> RedisNode:
         """The running primary that serves `key`'s slot."""
-        slot = int(redis_cli(self.nodes[0].port, "CLUSTER", "KEYSLOT", key))
+        slot = int(redis_cli(self.primaries()[0].port, "CLUSTER", "KEYSLOT", key))
         for node in self.primaries():
             for line in redis_cli(node.port, "CLUSTER", "NODES").splitlines():
                 fields = line.split()
@@ -246,7 +259,7 @@ class RedisClusterNodes:
 
     def move_slot_of(self, key: str) -> None:
         """Move `key`'s slot, keys included, to another primary (as `redis-cli --cluster reshard` does)."""
-        slot = redis_cli(self.nodes[0].port, "CLUSTER", "KEYSLOT", key).strip()
+        slot = redis_cli(self.primaries()[0].port, "CLUSTER", "KEYSLOT", key).strip()
         source = self.primary_of(key)
         target = next(node for node in self.primaries() if node is not source)
         source_id, target_id = (redis_cli(n.port, "CLUSTER", "MYID").strip() for n in (source, target))
