@@ -7,7 +7,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from wsapi import status
 from wsapi.applications import FastAPI, WsAPI
-from wsapi.channels import Channels, ChannelsDep, Position
+from wsapi.channels import Channels, ChannelsDep, ChannelsRouter, Position
 from wsapi.endpoints import WebSocketEndpoint
 from wsapi.exceptions import HTTPException, RequestValidationError, WebSocketRequestValidationError
 from wsapi.messages import MessageError, MessageRouter
@@ -22,6 +22,7 @@ __all__ = [
     "Body",
     "Channels",
     "ChannelsDep",
+    "ChannelsRouter",
     "Cookie",
     "Depends",
     "FastAPI",

@@ -42,6 +42,8 @@ class Backend(ABC):
     history is lost, so that a position from before the loss is recognised as unrecoverable.
     """
 
+    history_size: int  # the messages kept per channel
+
     @abstractmethod
     async def start(self, receiver: Receiver, node: str) -> None:
         """Connect, and deliver subscribed channels' messages to `receiver`; `node` names this process."""
