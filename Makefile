@@ -8,7 +8,7 @@ NPM_STAMP := $(TS)/node_modules/.installed-stamp
 .PHONY: demo test lint install system-deps bench client-ts
 
 demo: $(STAMP) client-ts
-	$(BIN)/uvicorn --app-dir examples/chat main:app --host 127.0.0.1 --port 8000
+	$(BIN)/python -m wsapi --app-dir examples/chat main:app --host 127.0.0.1 --port 8000
 
 test: $(STAMP) system-deps lint client-ts
 	cd $(TS) && WSAPI_PYTHON=$(abspath $(BIN))/python npm test

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Unpack
 
 from starlette.applications import Starlette
@@ -10,13 +10,26 @@ from starlette.middleware import Middleware
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, ExceptionHandler, Lifespan, Receive, Scope, Send
+from starlette.websockets import WebSocket
 
 from wsapi.asyncapi import build_document
 from wsapi.asyncapi.endpoints import asyncapi_routes
+from wsapi.connections import Connections
 from wsapi.exceptions import DEFAULT_HANDLERS
+from wsapi.limits import DEFAULT_LIMITS, Limits
 from wsapi.messages import MessageRouter
+from wsapi.metrics import OFF, Hooks
+from wsapi.origins import OriginPolicy
 from wsapi.params import Dependency
-from wsapi.routing import APIRouter, DecoratedCallable, MethodOptions, RouteOptions
+from wsapi.redaction import install_redaction
+from wsapi.routing import (
+    APIRouter,
+    DecoratedCallable,
+    MethodOptions,
+    RouteOptions,
+    WebSocketOptions,
+    route_origin_policies,
+)
 
 if TYPE_CHECKING:
     from wsapi.channels import Channels
@@ -42,6 +55,8 @@ class WsAPI(Starlette):
         asyncapi_url: str | None = "/asyncapi.json",
         asyncapi_docs_url: str | None = "/asyncapi",
         channels: Channels | None = None,
+        allowed_origins: Sequence[str] | None = None,
+        limits: Limits = DEFAULT_LIMITS,
     ) -> None:
         handlers: dict[Any, ExceptionHandler] = {**DEFAULT_HANDLERS, **(exception_handlers or {})}
         super().__init__(debug=debug, middleware=middleware, exception_handlers=handlers)
@@ -53,8 +68,12 @@ class WsAPI(Starlette):
         self.websocket_stack: ASGIApp | None = None
         self.websocket_exception_handlers: tuple[dict[Any, ExceptionHandler], dict[int, ExceptionHandler]] = ({}, {})
         self.asyncapi_schema: dict[str, Any] | None = None
+        # Every handshake passes the origin check and the limits before any route sees it (see wsapi.connections).
+        self.connections = Connections(limits, OriginPolicy(allowed_origins))
+        install_redaction()
         if asyncapi_url:
             self.router.routes.extend(asyncapi_routes(asyncapi_url, asyncapi_docs_url))
+        self.metrics: Hooks = OFF  # `wsapi.metrics.serve_metrics(app)` turns them on
         # The channels hub runs around the user's lifespan: started before it, stopped after it.
         self.channels = channels
         if channels is not None:
@@ -77,7 +96,7 @@ class WsAPI(Starlette):
         if self.websocket_stack is None:
             self.websocket_stack = self.build_websocket_stack()
         scope["starlette.exception_handlers"] = self.websocket_exception_handlers
-        await self.websocket_stack(scope, receive, send)
+        await self.connections.serve(scope, receive, send, self.websocket_stack)
 
     def build_websocket_stack(self) -> ASGIApp:
         """User middleware, then the router: Starlette's error and exception middleware are left out for WebSockets.
@@ -90,6 +109,7 @@ class WsAPI(Starlette):
             k: v for k, v in self.exception_handlers.items() if not isinstance(k, int) and k is not Exception
         }
         self.websocket_exception_handlers = (exception_handlers, status_handlers)
+        self.connections.route_origins = route_origin_policies(self.router.routes)
         app: ASGIApp = self.router
         for cls, args, kwargs in reversed(self.user_middleware):
             app = cls(app, *args, **kwargs)
@@ -114,7 +134,11 @@ class WsAPI(Starlette):
 
     def middleware(self, middleware_type: str) -> Callable[[DecoratedCallable], DecoratedCallable]:
         """`@app.middleware("http")`: a function `(request, call_next) -> response`, as in FastAPI."""
-        assert middleware_type == "http", "only HTTP function middleware exists; use a class for WebSockets"
+        if middleware_type != "http":
+            raise ValueError(
+                f"function middleware is for HTTP (@app.middleware('http')), not {middleware_type!r}; "
+                "WebSocket middleware is a class given to add_middleware or middleware=[...]"
+            )
         from starlette.middleware.base import BaseHTTPMiddleware
 
         def decorator(func: DecoratedCallable) -> DecoratedCallable:
@@ -151,15 +175,27 @@ class WsAPI(Starlette):
         path: str,
         endpoint: Callable[..., Any] | MessageRouter,
         name: str | None = None,
-        *,
-        dependencies: Sequence[Dependency] | None = None,
+        **options: Unpack[WebSocketOptions],
     ) -> None:
-        self.router.add_api_websocket_route(path, endpoint, name, dependencies=dependencies)
+        self.router.add_api_websocket_route(path, endpoint, name, **options)
 
     def websocket(
-        self, path: str, name: str | None = None, *, dependencies: Sequence[Dependency] | None = None
+        self, path: str, name: str | None = None, **options: Unpack[WebSocketOptions]
     ) -> Callable[[DecoratedCallable], DecoratedCallable]:
-        return self.router.websocket(path, name, dependencies=dependencies)
+        return self.router.websocket(path, name, **options)
+
+    def route(
+        self, path: str, methods: Collection[str] | None = None, name: str | None = None, include_in_schema: bool = True
+    ) -> Callable[[DecoratedCallable], DecoratedCallable]:
+        """A plain Starlette route: the endpoint takes the request, nothing is injected."""
+        return self.router.route(path, methods=methods, name=name, include_in_schema=include_in_schema)
+
+    def add_websocket_route(self, path: str, endpoint: Callable[[WebSocket], Any], name: str | None = None) -> None:
+        self.router.add_websocket_route(path, endpoint, name=name)
+
+    def websocket_route(self, path: str, name: str | None = None) -> Callable[[DecoratedCallable], DecoratedCallable]:
+        """A plain Starlette WebSocket route: the endpoint takes the websocket, nothing is injected."""
+        return self.router.websocket_route(path, name=name)
 
     def include_router(
         self, router: APIRouter, *, prefix: str = "", dependencies: Sequence[Dependency] | None = None

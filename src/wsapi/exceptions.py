@@ -12,11 +12,10 @@ completes reaches a client only as a bare HTTP 403: this way browsers and client
 
 from __future__ import annotations
 
-import inspect
 import json
 import logging
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypedDict
 
 from pydantic_core import to_jsonable_python
 from starlette.concurrency import run_in_threadpool
@@ -28,6 +27,7 @@ from starlette.types import Scope
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from wsapi import status
+from wsapi.concurrency import is_async_callable, unwrapped
 
 logger = logging.getLogger("wsapi")
 
@@ -35,13 +35,33 @@ MAX_CLOSE_REASON_BYTES = 123  # a close frame's payload is at most 125 bytes, 2 
 REFUSAL_KEY = "wsapi.refusal"  # marks the accept message of an accept-then-close refusal
 
 __all__ = [
+    "DependencyScopeError",
+    "EndpointContext",
+    "FastAPIError",
     "HTTPException",
     "RequestValidationError",
+    "ResponseValidationError",
+    "ValidationException",
     "WebSocketException",
     "WebSocketRequestValidationError",
+    "WsAPIError",
     "close_reason",
     "refuse",
 ]
+
+
+class WsAPIError(RuntimeError):
+    """Something the application declared cannot work; raised when the route or app is created.
+
+    `FastAPIError` is the same class, so that ported code catching it still does.
+    """
+
+
+FastAPIError = WsAPIError
+
+
+class DependencyScopeError(WsAPIError):
+    """A dependency torn down with the request depends on one torn down as soon as the endpoint returns."""
 
 
 class HTTPException(StarletteHTTPException):
@@ -52,25 +72,68 @@ class HTTPException(StarletteHTTPException):
         self.detail: Any = detail if detail is not None else self.detail
 
 
+class EndpointContext(TypedDict, total=False):
+    """Where a validation error happened: the endpoint's function, file and first line, and its route."""
+
+    function: str
+    path: str  # e.g. "GET /items/{item_id}", with the mount path of a sub-application in front
+    file: str
+    line: int
+
+
 class ValidationException(Exception):
-    def __init__(self, errors: Sequence[Any]) -> None:
+    """Validation errors (pydantic's dicts, located on the wire), and the endpoint they were met at."""
+
+    def __init__(self, errors: Sequence[Any], *, endpoint_ctx: EndpointContext | None = None) -> None:
         super().__init__(errors)
         self._errors = list(errors)
+        self.endpoint_ctx: EndpointContext = endpoint_ctx or {}
 
     def errors(self) -> list[Any]:
         return self._errors
+
+    def __str__(self) -> str:
+        count = len(self._errors)
+        lines = [f"{count} validation error{'' if count == 1 else 's'}:", *(f"  {error}" for error in self._errors)]
+        ctx = self.endpoint_ctx
+        if "function" in ctx and "file" in ctx and "line" in ctx:
+            # As a traceback names a frame, so that editors and terminals link to the endpoint.
+            lines.append(f'  File "{ctx["file"]}", line {ctx["line"]}, in {ctx["function"]}')
+            if "path" in ctx:
+                lines.append(f"    {ctx['path']}")
+        elif "path" in ctx:
+            lines.append(f"  Endpoint: {ctx['path']}")
+        return "\n".join(lines)
 
 
 class RequestValidationError(ValidationException):
     """An HTTP request's parameters or body failed validation: answered with 422 and the errors as `detail`."""
 
-    def __init__(self, errors: Sequence[Any], *, body: Any = None) -> None:
-        super().__init__(errors)
+    def __init__(self, errors: Sequence[Any], *, body: Any = None, endpoint_ctx: EndpointContext | None = None) -> None:
+        super().__init__(errors, endpoint_ctx=endpoint_ctx)
         self.body = body
 
 
 class WebSocketRequestValidationError(ValidationException):
     """A WebSocket handshake's parameters failed validation: the connection is refused with 1008."""
+
+
+class ResponseValidationError(ValidationException):
+    """What an endpoint returned does not match its response model: a server error, not the client's."""
+
+    def __init__(self, errors: Sequence[Any], *, body: Any = None, endpoint_ctx: EndpointContext | None = None) -> None:
+        super().__init__(errors, endpoint_ctx=endpoint_ctx)
+        self.body = body
+
+
+def endpoint_context(endpoint: Callable[..., Any], path: str) -> EndpointContext:
+    """`endpoint`'s name, file and line (those it has), for the route `path`."""
+    target = unwrapped(endpoint)
+    code = getattr(target, "__code__", None) or getattr(getattr(target, "__call__", None), "__code__", None)  # noqa: B004
+    ctx: EndpointContext = {"function": getattr(target, "__name__", type(target).__name__), "path": path}
+    if code is not None:
+        ctx["file"], ctx["line"] = code.co_filename, code.co_firstlineno
+    return ctx
 
 
 def close_reason(text: str) -> str:
@@ -123,7 +186,7 @@ async def handle_websocket_error(websocket: WebSocket, exc: Exception) -> None:
     try:
         if handler is None:
             raise exc
-        if inspect.iscoroutinefunction(handler):
+        if is_async_callable(handler):
             response = await handler(websocket, exc)
         else:
             response = await run_in_threadpool(handler, websocket, exc)
@@ -167,12 +230,16 @@ async def http_exception_handler(conn: HTTPConnection, exc: Exception) -> Respon
 
 async def request_validation_exception_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
-    return JSONResponse({"detail": to_jsonable_python(exc.errors())}, status.HTTP_422_UNPROCESSABLE_CONTENT)
+    return JSONResponse(
+        {"detail": to_jsonable_python(exc.errors(), fallback=str)}, status.HTTP_422_UNPROCESSABLE_CONTENT
+    )
 
 
 async def websocket_request_validation_exception_handler(websocket: WebSocket, exc: Exception) -> None:
     assert isinstance(exc, WebSocketRequestValidationError)
-    logger.info("WebSocket %s refused: %s", websocket.url.path, exc.errors())
+    # Without the input: a rejected token would land in the log.
+    errors = [{k: v for k, v in error.items() if k != "input"} for error in exc.errors()]
+    logger.info("WebSocket %s refused: %s", websocket.url.path, errors)
     await refuse(websocket, status.WS_1008_POLICY_VIOLATION, describe_errors(exc.errors()))
 
 

@@ -13,25 +13,30 @@ import inspect
 import itertools
 import logging
 import secrets
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Mapping
 from contextlib import asynccontextmanager
 from types import TracebackType
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Literal, Self, TypeVar
 
 from starlette.requests import HTTPConnection
 from starlette.types import Lifespan, Message
 from starlette.websockets import WebSocket
 
 from wsapi.channels import frames
-from wsapi.channels.backends.base import Backend
+from wsapi.channels.backends.base import Backend, Snapshot
 from wsapi.channels.backends.memory import MemoryBackend
 from wsapi.channels.errors import ChannelsUnavailable
 from wsapi.channels.frames import Position, check_channel, outgoing
 from wsapi.channels.presence import Member
 from wsapi.channels.subscriber import Listener, OnFull, Subscriber, Subscription, initial_channels
+from wsapi.channels.supervisor import RETRY_MAX, RETRY_MIN, Supervisor, backoff
+from wsapi.metrics import OFF, Hooks
 from wsapi.params import Depends
 
 logger = logging.getLogger("wsapi.channels")
+
+T = TypeVar("T")
 
 Action = Literal["subscribe", "publish"]
 # `(websocket, channel)` decides subscribes and publishes alike; `(websocket, channel, action)` tells them apart.
@@ -39,8 +44,6 @@ Verdict = bool | Awaitable[bool]
 Authorize = Callable[[WebSocket, str], Verdict] | Callable[[WebSocket, str, Action], Verdict]
 
 SHUTDOWN_GRACE = 2.0  # seconds the writers get to send what is queued when the hub stops
-_RETRY_MIN = 0.05
-_RETRY_MAX = 2.0
 
 
 class _CatchUp:
@@ -120,12 +123,13 @@ class Channels:
         self._ids = itertools.count(1)
         self._channels: dict[str, _Channel] = {}
         self._subscribers: set[Subscriber] = set()
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self.supervisor = Supervisor()
+        self.metrics: Hooks = OFF  # set by `wsapi.metrics.serve_metrics(app)`
 
     # Life cycle
 
     async def start(self) -> None:
-        await self.backend.start(self, self.node)
+        await self.backend.start(self, self.node, self.supervisor)
         self.running = True
 
     async def stop(self) -> None:
@@ -138,11 +142,9 @@ class Channels:
             _, late = await asyncio.wait(writers, timeout=SHUTDOWN_GRACE)
             for writer in late:
                 writer.cancel()
-        for task in list(self._tasks):
-            task.cancel()
-        if self._tasks:
-            await asyncio.wait(self._tasks)
+        await self.supervisor.stop()
         self._channels.clear()
+        self.metrics.channels_open(0)
         await self.backend.stop()
 
     async def __aenter__(self) -> Self:
@@ -172,7 +174,14 @@ class Channels:
         Raises `InvalidChannel` for a malformed name and `ChannelsUnavailable` if the backend cannot be reached.
         """
         self._check_running()
-        return await self.backend.publish(check_channel(channel), frames.encode(data))
+        name, data = check_channel(channel), frames.encode(data)
+        try:
+            position = await self.backend.publish(name, data)
+        except ChannelsUnavailable:
+            self.metrics.backend_failed("publish")
+            raise
+        self.metrics.published()
+        return position
 
     def subscribe(
         self,
@@ -213,10 +222,37 @@ class Channels:
         self._check_running()
         return (await self.backend.read(check_channel(channel), None)).position
 
+    async def history(self, channel: str, since: Position | None = None) -> Snapshot:
+        """The channel's position and the messages it keeps after `since` (all it keeps, without `since`).
+
+        The snapshot's `frames` are `(offset, frame)` pairs, or None when `since` cannot be resumed from (another
+        epoch, or trimmed): the caller starts over from the position, as a client gets `recovered: false`.
+        """
+        self._check_running()
+        name = check_channel(channel)
+        try:
+            if since is not None:
+                return await self.backend.read(name, since)
+            while True:  # trimmed between the two reads by a publish: read again from the new start
+                current = (await self.backend.read(name, None)).position
+                start = Position(current.epoch, max(0, current.offset - self.backend.history_size))
+                snapshot = await self.backend.read(name, start)
+                if snapshot.frames is not None:
+                    return snapshot
+        except ChannelsUnavailable:
+            self.metrics.backend_failed("read")
+            raise
+
     async def presence(self, channel: str) -> list[Member]:
         """The members of `channel` on every process."""
         self._check_running()
         return await self.backend.members(check_channel(channel))
+
+    async def check(self) -> None:
+        """Raise `ChannelsUnavailable` unless the hub is running and its backend reachable (a readiness check)."""
+        if not self.running:
+            raise ChannelsUnavailable("the channels hub is not running")
+        await self.backend.check()
 
     def _check_running(self) -> None:
         if not self.running:
@@ -240,6 +276,7 @@ class Channels:
                 subscriber.push(message)
 
     def on_resubscribed(self) -> None:
+        self.metrics.backend_reconnected()
         for ch in self._channels.values():
             if ch.ready is not None and ch.ready.done():
                 self._recover(ch)
@@ -264,6 +301,9 @@ class Channels:
         message = outgoing(frame)
         for subscriber in ch.subscribers:
             subscriber.push(message)
+        if self.metrics.on and ch.subscribers:
+            self.metrics.delivered(len(ch.subscribers))
+            next(reversed(ch.subscribers)).probe(message, time.perf_counter())
         if ch.catching_up:
             for catch_up in ch.catching_up.values():
                 catch_up.frames.append((offset, message))
@@ -291,22 +331,24 @@ class Channels:
         if ch.pending is None:
             ch.pending = []
         if ch.recovery is None or ch.recovery.done():
-            ch.recovery = self.spawn(self._fill(ch))
+            ch.recovery = self.spawn(f"filling {ch.name!r}", self._fill(ch))
         else:
             ch.stale = True  # the running fill may have read before the gap it must cover: read again after it
 
     async def _fill(self, ch: _Channel) -> None:
         """Deliver from history what `ch` missed after its position, then the live messages held meanwhile."""
-        delay = _RETRY_MIN
+        delay = RETRY_MIN
         while self._channels.get(ch.name) is ch:
             ch.stale = False
             since = ch.position
             try:
                 snapshot = await self.backend.read(ch.name, since)
-            except ChannelsUnavailable as exc:
-                logger.info("cannot fill %r yet: %s", ch.name, exc)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, _RETRY_MAX)
+            except Exception as exc:  # whatever it is, the channel must not stay frozen: try again
+                if isinstance(exc, ChannelsUnavailable):
+                    self.metrics.backend_failed("read")
+                self.supervisor.report(f"filling {ch.name!r} from history", exc)
+                await asyncio.sleep(backoff(delay))
+                delay = min(delay * 2, RETRY_MAX)
                 continue
             if snapshot.frames is not None:
                 for offset, frame in snapshot.frames:
@@ -353,7 +395,8 @@ class Channels:
         ch = self._channels.get(name)
         if ch is None:
             ch = self._channels[name] = _Channel(name)
-            ch.ready = asyncio.create_task(self._open(ch))
+            ch.ready = self.spawn(f"opening {name!r}", self._open(ch))
+            self.metrics.channels_open(len(self._channels))
         assert ch.ready is not None
         ch.joining += 1
         try:
@@ -364,6 +407,7 @@ class Channels:
             raise
         ch.joining -= 1
         subscriber.channels.add(name)
+        self.metrics.subscribed(subscriber.route)
         if since is None or since == ch.position:
             subscriber.push_backlog([outgoing(frames.subscribed(name, ch.position, since is not None))])
             ch.subscribers[subscriber] = None
@@ -397,16 +441,21 @@ class Channels:
         try:
             await self.backend.subscribe(ch.name)
             snapshot = await self.backend.read(ch.name, None)
-        except BaseException:
+        except BaseException as exc:
+            if isinstance(exc, ChannelsUnavailable):
+                self.metrics.backend_failed("subscribe")
             if self._channels.get(ch.name) is ch:
                 del self._channels[ch.name]
-            self.spawn(self.backend.unsubscribe(ch.name))
+                self.metrics.channels_open(len(self._channels))
+            self.spawn(f"unsubscribing {ch.name!r}", self.backend.unsubscribe(ch.name))
             raise
         ch.epoch, ch.last = snapshot.position.epoch, snapshot.position.offset
         self._release_pending(ch)
 
     def leave(self, subscriber: Subscriber, name: str) -> None:
-        subscriber.channels.discard(name)
+        if name in subscriber.channels:
+            subscriber.channels.remove(name)
+            self.metrics.unsubscribed(subscriber.route)
         ch = self._channels.get(name)
         if ch is None:
             return
@@ -419,8 +468,9 @@ class Channels:
         """Drop `ch`, and its backend subscription, once it has nobody and is not being opened."""
         if ch.empty() and ch.ready is not None and ch.ready.done() and self._channels.get(ch.name) is ch:
             del self._channels[ch.name]
+            self.metrics.channels_open(len(self._channels))
             if self.running:
-                self.spawn(self._close(ch.name))
+                self.spawn(f"closing {ch.name!r}", self._close(ch.name))
 
     async def _close(self, name: str) -> None:
         if name not in self._channels:  # not reopened meanwhile
@@ -438,20 +488,15 @@ class Channels:
 
     async def enter(self, channel: str, member: Member) -> None:
         await self.backend.add_member(channel, member)
-        await self.backend.publish_event(channel, frames.presence("join", channel, member.to_json()))
 
     async def exit(self, channel: str, member: Member) -> None:
         if not self.running:
             return  # the backend has stopped; a Redis node's members are removed when it stops
         await self.backend.remove_member(channel, member)
-        await self.backend.publish_event(channel, frames.presence("leave", channel, member.to_json()))
 
-    def spawn(self, coroutine: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
-        """Run `coroutine` in the background, owned by the hub (cancelled when it stops)."""
-        task = asyncio.create_task(coroutine)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
+    def spawn(self, name: str, coroutine: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
+        """Run `coroutine` in the background, owned by the hub (cancelled when it stops; errors logged, counted)."""
+        return self.supervisor.spawn(name, coroutine)
 
 
 def _takes_action(hook: Callable[..., Any]) -> bool:

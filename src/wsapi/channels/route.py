@@ -28,7 +28,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.websockets import WebSocket
 
-from wsapi.channels.errors import ChannelRefused, ChannelsUnavailable
+from wsapi.channels.errors import CLOSE_UNAVAILABLE, ChannelRefused, ChannelsUnavailable
 from wsapi.channels.frames import ChannelName, Epoch, Position
 from wsapi.channels.hub import ChannelsDep
 from wsapi.channels.presence import Member
@@ -126,7 +126,9 @@ class ChannelsRouter(MessageRouter):
                 await subscription.subscribe(request.channel, since=since, presence=info)
                 members = await hub.presence(request.channel)
             except ChannelRefused as exc:
-                raise MessageError(CHANNEL_REFUSED, exc.reason) from None
+                raise MessageError(
+                    UNAVAILABLE if exc.code == CLOSE_UNAVAILABLE else CHANNEL_REFUSED, exc.reason
+                ) from None
             except ChannelsUnavailable as exc:
                 raise _unavailable(exc) from None
             return Members(channel=request.channel, members=members)

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections import deque
 from collections.abc import Iterable, Mapping
 from types import TracebackType
@@ -21,7 +22,15 @@ from anyio import BrokenResourceError, ClosedResourceError
 from starlette.types import Message
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketDisconnected
 
-from wsapi.channels.errors import CLOSE_SHUTDOWN, CLOSE_SLOW_CONSUMER, ChannelRefused, InvalidChannel, SlowConsumer
+from wsapi.channels.errors import (
+    CLOSE_SHUTDOWN,
+    CLOSE_SLOW_CONSUMER,
+    CLOSE_UNAVAILABLE,
+    ChannelRefused,
+    ChannelsUnavailable,
+    InvalidChannel,
+    SlowConsumer,
+)
 from wsapi.channels.frames import Position, check_channel
 from wsapi.channels.presence import Member
 
@@ -38,7 +47,20 @@ _GONE = (WebSocketDisconnect, WebSocketDisconnected, OSError, ClosedResourceErro
 class Subscriber:
     """A bounded queue of outgoing frames, fed by the hub for every channel the subscriber is in."""
 
-    __slots__ = ("_hub", "_limit", "_queue", "_waiter", "channels", "closed", "dropped", "id", "maxsize", "on_full")
+    __slots__ = (
+        "_hub",
+        "_limit",
+        "_probe",
+        "_queue",
+        "_waiter",
+        "channels",
+        "closed",
+        "dropped",
+        "id",
+        "maxsize",
+        "on_full",
+    )
+    route = ""  # what metrics count its subscriptions under
 
     def __init__(self, hub: Channels, maxsize: int, on_full: OnFull) -> None:
         if maxsize < 1:
@@ -55,6 +77,18 @@ class Subscriber:
         self._queue: deque[Message] = deque()
         self._limit = maxsize
         self._waiter: asyncio.Future[None] | None = None
+        self._probe: tuple[Message, float] | None = None
+
+    def probe(self, message: Message, queued: float) -> None:
+        """Time `message`, queued at `queued` (`time.perf_counter()`), until it is sent (only with metrics on)."""
+        if self._probe is None:
+            self._probe = (message, queued)
+
+    def _sent(self, message: Message) -> None:
+        probe = self._probe
+        if probe is not None and probe[0] is message:
+            self._probe = None
+            self._hub.metrics.delivery_latency(time.perf_counter() - probe[1])
 
     def push(self, message: Message) -> None:
         """Queue one frame; called by the hub's fan-out, so it never waits."""
@@ -67,6 +101,7 @@ class Subscriber:
                 return
             queue.popleft()
             self.dropped += 1
+            self._hub.metrics.dropped()
         queue.append(message)
         # `_wake()` inlined: this runs once per subscriber per publish, the fan-out's innermost loop.
         waiter = self._waiter
@@ -129,9 +164,14 @@ class Subscription(Subscriber):
         self._writer: asyncio.Task[None] | None = None
         self._closing: tuple[int, str] | None = None
 
+    @property
+    def route(self) -> str:  # type: ignore[override]
+        route = self.websocket.scope.get("route")
+        return str(getattr(route, "path", ""))
+
     async def __aenter__(self) -> Self:
         self._hub.attach(self)
-        self._writer = asyncio.create_task(self._write())
+        self._writer = self._hub.spawn(f"writer of {self.id}", self._write())
         try:
             for channel, since in self._initial.items():
                 await self.subscribe(channel, since=since, presence=self._presence)
@@ -149,8 +189,8 @@ class Subscription(Subscriber):
         """Join `channel`: a `subscribed` frame first, then the messages after `since` (or from now on).
 
         `presence` (any JSON-serialisable value, e.g. `{"name": ...}`) lists this connection among the channel's
-        members and publishes its `join` event. Raises `ChannelRefused` (1008) for a malformed name or a channel the
-        hub's `authorize` hook refuses.
+        members and publishes its `join` event. Raises `ChannelRefused`: with 1008 for a malformed name or a channel
+        the hub's `authorize` hook refuses, with 1013 when the backend (Redis) cannot be reached.
         """
         try:
             check_channel(channel)
@@ -160,10 +200,14 @@ class Subscription(Subscriber):
             raise ChannelRefused(f"channel refused: {channel!r}")
         if channel in self.channels:
             return
-        await self._hub.join(self, channel, since)
-        if presence is not None:
-            member = self._members[channel] = Member(self.id, presence)
-            await self._hub.enter(channel, member)
+        try:
+            await self._hub.join(self, channel, since)
+            if presence is not None:
+                member = self._members[channel] = Member(self.id, presence)
+                await self._hub.enter(channel, member)
+        except ChannelsUnavailable as exc:
+            await self.unsubscribe(channel)
+            raise ChannelRefused(f"channels unavailable: {exc}", CLOSE_UNAVAILABLE) from exc
 
     async def unsubscribe(self, channel: str) -> None:
         """Leave `channel`; frames of it already queued are still sent."""
@@ -178,7 +222,10 @@ class Subscription(Subscriber):
         try:
             while True:
                 while queue:
-                    await send(queue.popleft())
+                    message = queue.popleft()
+                    await send(message)
+                    if self._probe is not None:
+                        self._sent(message)
                 if self._closing is not None:
                     await self.websocket.close(*self._closing)
                     return
@@ -194,7 +241,8 @@ class Subscription(Subscriber):
     def _overflow(self) -> None:
         self.closed = True
         self._queue.clear()
-        self._hub.spawn(self._close_slow())
+        self._hub.metrics.slow_consumer_closed()
+        self._hub.spawn(f"closing slow consumer {self.id}", self._close_slow())
 
     async def _close_slow(self) -> None:
         if self._writer is not None:
@@ -233,6 +281,7 @@ class Listener(Subscriber):
     """
 
     __slots__ = ("_entered", "_failed", "_since", "channel")
+    route = "(listener)"
 
     def __init__(self, hub: Channels, channel: str, since: Position | None, maxsize: int, on_full: OnFull) -> None:
         super().__init__(hub, maxsize, on_full)
@@ -272,12 +321,15 @@ class Listener(Subscriber):
                 raise StopAsyncIteration
             await self._wait()
         message = queue.popleft()
+        if self._probe is not None:
+            self._sent(message)
         if not queue:
             self._limit = self.maxsize
         frame: dict[str, Any] = json.loads(message["text"])
         return frame
 
     def _overflow(self) -> None:
+        self._hub.metrics.slow_consumer_closed()
         self._failed = self.closed = True
         self._queue.clear()
         self._wake()
