@@ -1,4 +1,4 @@
-// Real servers for the tests: the clients test app (tests/clients/app.py) under uvicorn, and redis-server,
+// Real servers for the tests: the clients test app (tests/client/app.py) under uvicorn, and redis-server,
 // on free loopback ports, killed by PID.
 import { spawn } from "node:child_process";
 import { once } from "node:events";
@@ -55,7 +55,7 @@ export class AppServer {
 
   async start() {
     this.port ??= await freePort();
-    const args = ["-m", "uvicorn", "--app-dir", join(ROOT, "tests/clients"), "app:app"];
+    const args = ["-m", "uvicorn", "--app-dir", join(ROOT, "tests/client"), "app:app"];
     args.push("--host", "127.0.0.1", "--port", String(this.port), "--log-level", "warning");
     this.child = spawn(PYTHON, args, { cwd: ROOT, env: { ...process.env, ...this.env }, stdio: "inherit" });
     await waitForPort(this.port, this.child);

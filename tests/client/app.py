@@ -1,6 +1,6 @@
 """The app both clients' tests run against: the standard channels route, with a token, refusals and typed extras.
 
-Run by uvicorn (`uvicorn --app-dir tests/clients app:app`), set up from the environment: CLIENTS_APP_REDIS_URL
+Run by uvicorn (`uvicorn --app-dir tests/client app:app`), set up from the environment: CLIENTS_APP_REDIS_URL
 (else the memory backend), CLIENTS_APP_HISTORY_SIZE, CLIENTS_APP_HISTORY_TTL (seconds).
 
 - `/channels?token=<name>`: any non-empty token but `bad` is accepted, and is the member's name in presence;
