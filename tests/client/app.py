@@ -7,21 +7,28 @@ Run by uvicorn (`uvicorn --app-dir tests/client app:app`), set up from the envir
   `bad` is refused with 1008. Channels `private:*` are refused; publishing to `readonly:*` is refused.
 - Typed extras on the same route: `echo` (replies with its data), `slow` (replies after `data` seconds), `fail`
   (a `nope` error), `notify` (pushes a declared `notice` message), `close` (closes with `data.code`).
-- HTTP: `POST /publish/{channel}` publishes its JSON body; `GET /tokens` lists the tokens of every handshake.
+- HTTP: `POST /publish/{channel}` publishes its JSON body; `GET /tokens` lists the tokens of every handshake;
+  `/page` is a page subscribed with the TypeScript client's bundle (served at `/client/`) for the browser tests.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import BaseModel
+from starlette.staticfiles import StaticFiles
 
 from wsapi import Body, Depends, MessageError, WebSocket, WebSocketException, WsAPI
 from wsapi.channels import Backend, Channels, ChannelsDep, ChannelsRouter, MemoryBackend, RedisBackend
 from wsapi.channels.hub import Action
+from wsapi.responses import FileResponse
 from wsapi.security import APIKeyQuery
+
+HERE = Path(__file__).parent
+CLIENT = HERE.parents[1] / "typescript" / "dist"
 
 token_scheme = APIKeyQuery(name="token", description="Your name; `bad` is refused.")
 tokens: list[str] = []
@@ -88,6 +95,12 @@ def create_app(backend: Backend) -> WsAPI:
     @app.get("/tokens")
     async def seen() -> list[str]:
         return tokens
+
+    @app.get("/page")
+    async def page() -> FileResponse:
+        return FileResponse(HERE / "page.html")
+
+    app.mount("/client", StaticFiles(directory=CLIENT, check_dir=False))
 
     return app
 

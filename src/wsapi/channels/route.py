@@ -22,7 +22,7 @@ the route's `dependencies=[...]`; the connection is accepted once they pass.
 
 # No `from __future__ import annotations`: the handlers below are closures whose annotations name local values.
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -33,6 +33,7 @@ from wsapi.channels.frames import ChannelName, Epoch, Position
 from wsapi.channels.hub import ChannelsDep
 from wsapi.channels.presence import Member
 from wsapi.channels.subscriber import Subscription
+from wsapi.limits import RateLimit
 from wsapi.messages import MessageError, MessageRouter
 from wsapi.params import Depends
 
@@ -103,14 +104,27 @@ class ChannelsRouter(MessageRouter):
 
     `presence` is a dependency (solved on the handshake, like any) whose result is the connection's presence info
     in every channel it subscribes to, e.g. `{"name": user.name}`; without it, or when it returns None, the
-    connection is not listed. Other keyword arguments are `MessageRouter`'s.
+    connection is not listed. `rate_limits` sets per-type limits on the protocol's own messages (e.g.
+    `{"subscribe": RateLimit(1, burst=20)}`), as `on(type, rate_limit=)` does for the app's. Other keyword arguments
+    are `MessageRouter`'s.
     """
 
-    def __init__(self, *, publish: bool = False, presence: Callable[..., Any] | None = None, **options: Any) -> None:
+    def __init__(
+        self,
+        *,
+        publish: bool = False,
+        presence: Callable[..., Any] | None = None,
+        rate_limits: Mapping[str, RateLimit] | None = None,
+        **options: Any,
+    ) -> None:
         super().__init__(**options)
+        limits = dict(rate_limits or {})
+        own = {"subscribe", "unsubscribe", "presence"} | ({"publish"} if publish else set())
+        if unknown := set(limits) - own:
+            raise ValueError(f"rate_limits for {sorted(unknown)}: this router's own types are {sorted(own)}")
         Info = Annotated[Any, Depends(presence or _no_presence)]
 
-        async def connect(subscription: ChannelSubscription, info: Info) -> None:
+        async def connect(info: Info, subscription: ChannelSubscription) -> None:
             """The standard channels protocol: subscribe, unsubscribe, presence (and publish, if allowed)."""
 
         async def subscribe(
@@ -160,11 +174,11 @@ class ChannelsRouter(MessageRouter):
             return Published(channel=request.channel, epoch=position.epoch, offset=position.offset)
 
         MessageRouter.on_connect(self, connect)
-        self.on("subscribe")(subscribe)
-        self.on("unsubscribe")(unsubscribe)
-        self.on("presence")(members)
+        self.on("subscribe", rate_limit=limits.get("subscribe"))(subscribe)
+        self.on("unsubscribe", rate_limit=limits.get("unsubscribe"))(unsubscribe)
+        self.on("presence", rate_limit=limits.get("presence"))(members)
         if publish:
-            self.on("publish")(publish_message)
+            self.on("publish", rate_limit=limits.get("publish"))(publish_message)
 
     def on_connect(self, hook: Any) -> Any:
         raise TypeError(
