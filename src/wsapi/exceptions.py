@@ -37,6 +37,7 @@ REFUSAL_KEY = "wsapi.refusal"  # marks the accept message of an accept-then-clos
 __all__ = [
     "HTTPException",
     "RequestValidationError",
+    "ResponseValidationError",
     "WebSocketException",
     "WebSocketRequestValidationError",
     "close_reason",
@@ -63,6 +64,14 @@ class ValidationException(Exception):
 
 class RequestValidationError(ValidationException):
     """An HTTP request's parameters or body failed validation: answered with 422 and the errors as `detail`."""
+
+    def __init__(self, errors: Sequence[Any], *, body: Any = None) -> None:
+        super().__init__(errors)
+        self.body = body
+
+
+class ResponseValidationError(ValidationException):
+    """An endpoint's result does not fit its response model: a server error (500), never sent to the client."""
 
     def __init__(self, errors: Sequence[Any], *, body: Any = None) -> None:
         super().__init__(errors)

@@ -54,7 +54,7 @@ def refusal(client: TestClient, url: str = "/ws", **kwargs: Any) -> tuple[int, s
 def test_api_keys_work_on_websocket_and_http(scheme: Any, present: dict[str, Any]) -> None:
     client = app_with(scheme)
     assert refusal(client) == (1008, "Not authenticated")
-    assert client.get("/http").status_code == 403
+    assert client.get("/http").status_code == 401
     suffix = present.get("url_suffix", "")
     client.cookies.update(present.get("cookies", {}))
     headers = present.get("headers", {})
@@ -73,7 +73,7 @@ def test_http_bearer_on_websocket_and_http() -> None:
     assert refusal(client) == (1008, "Not authenticated")
     assert refusal(client, headers={"Authorization": "Basic abc"}) == (1008, "Invalid authentication credentials")
     assert ws_credential(client, headers={"Authorization": "Bearer tok"}) == {"scheme": "Bearer", "credentials": "tok"}
-    assert client.get("/http").status_code == 403
+    assert client.get("/http").status_code == 401
     credentials = HTTPAuthorizationCredentials(scheme="Bearer", credentials="tok").model_dump()
     assert client.get("/http", headers={"Authorization": "Bearer tok"}).json() == credentials
 

@@ -9,11 +9,13 @@ from collections.abc import Callable, Sequence
 from typing import Annotated, Any, NotRequired, Required, Union, get_args, get_origin
 
 from pydantic import BaseModel, TypeAdapter
+from starlette.background import BackgroundTasks
 from starlette.requests import HTTPConnection
+from starlette.responses import Response
 from typing_extensions import TypedDict
 
 from wsapi.dependencies.models import CallKind, Dependant, ParamField, Special
-from wsapi.params import BodyParam, Dependency, HeaderParam, Param, PathParam, QueryParam, SecurityDependency
+from wsapi.params import BodyParam, Dependency, FormParam, HeaderParam, Param, PathParam, QueryParam, SecurityDependency
 from wsapi.security.scopes import SecurityScopes
 
 _SEQUENCES = (list, set, tuple, frozenset, Sequence)
@@ -122,6 +124,10 @@ def _special(annotation: Any) -> Special | None:
             return Special.CONNECTION
         if issubclass(annotation, SecurityScopes):
             return Special.SECURITY_SCOPES
+        if issubclass(annotation, BackgroundTasks):
+            return Special.BACKGROUND_TASKS
+        if issubclass(annotation, Response):
+            return Special.RESPONSE
     return None
 
 
@@ -151,7 +157,7 @@ def _param_field(
         alias=alias,
         annotation=annotation,
         param=marker,
-        repeated=marker.location in ("query", "header") and _is_sequence(annotation),
+        repeated=(marker.location in ("query", "header") or isinstance(marker, FormParam)) and _is_sequence(annotation),
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.requests import HTTPConnection
 
-from wsapi.security.base import SecurityBase, not_authenticated
+from wsapi.security.base import SecurityBase
 
 
 class APIKeyBase(SecurityBase):
@@ -17,10 +17,13 @@ class APIKeyBase(SecurityBase):
         self.name = name
         self.model = self._describe({"type": "apiKey", "in": self.location, "name": name})
 
+    def make_authenticate_headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": "APIKey"}
+
     def _check(self, conn: HTTPConnection, key: str | None) -> str | None:
         if not key:
             if self.auto_error:
-                raise not_authenticated(conn)
+                raise self.refuse(conn)
             return None
         return key
 
