@@ -15,6 +15,7 @@ from wsapi.asyncapi import build_document
 from wsapi.asyncapi.endpoints import asyncapi_routes
 from wsapi.exceptions import DEFAULT_HANDLERS
 from wsapi.messages import MessageRouter
+from wsapi.metrics import OFF, Hooks
 from wsapi.openapi.endpoints import DocsConfig, openapi_routes
 from wsapi.openapi.utils import get_openapi
 from wsapi.params import Dependency
@@ -127,6 +128,7 @@ class WsAPI(Starlette):
         self.router.routes.extend(openapi_routes(self.docs))
         if asyncapi_url:
             self.router.routes.extend(asyncapi_routes(asyncapi_url, asyncapi_docs_url))
+        self.metrics: Hooks = OFF  # `wsapi.metrics.serve_metrics(app)` turns them on
         # The channels hub runs around the user's lifespan: started before it, stopped after it.
         self.channels = channels
         if channels is not None:
@@ -210,7 +212,11 @@ class WsAPI(Starlette):
 
     def middleware(self, middleware_type: str) -> Callable[[DecoratedCallable], DecoratedCallable]:
         """`@app.middleware("http")`: a function `(request, call_next) -> response`, as in FastAPI."""
-        assert middleware_type == "http", "only HTTP function middleware exists; use a class for WebSockets"
+        if middleware_type != "http":
+            raise ValueError(
+                f"function middleware is for HTTP (@app.middleware('http')), not {middleware_type!r}; "
+                "WebSocket middleware is a class given to add_middleware or middleware=[...]"
+            )
         from starlette.middleware.base import BaseHTTPMiddleware
 
         def decorator(func: DecoratedCallable) -> DecoratedCallable:

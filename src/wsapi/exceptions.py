@@ -12,7 +12,6 @@ completes reaches a client only as a bare HTTP 403: this way browsers and client
 
 from __future__ import annotations
 
-import inspect
 import json
 import logging
 from collections.abc import Callable, Sequence
@@ -28,6 +27,7 @@ from starlette.types import Scope
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from wsapi import status
+from wsapi.concurrency import is_async_callable
 
 logger = logging.getLogger("wsapi")
 
@@ -35,14 +35,31 @@ MAX_CLOSE_REASON_BYTES = 123  # a close frame's payload is at most 125 bytes, 2 
 REFUSAL_KEY = "wsapi.refusal"  # marks the accept message of an accept-then-close refusal
 
 __all__ = [
+    "DependencyScopeError",
+    "FastAPIError",
     "HTTPException",
     "RequestValidationError",
     "ResponseValidationError",
     "WebSocketException",
     "WebSocketRequestValidationError",
+    "WsAPIError",
     "close_reason",
     "refuse",
 ]
+
+
+class WsAPIError(RuntimeError):
+    """Something the application declared cannot work; raised when the route or app is created.
+
+    `FastAPIError` is the same class, so that ported code catching it still does.
+    """
+
+
+FastAPIError = WsAPIError
+
+
+class DependencyScopeError(WsAPIError):
+    """A dependency torn down with the request depends on one torn down as soon as the endpoint returns."""
 
 
 class HTTPException(StarletteHTTPException):
@@ -132,7 +149,7 @@ async def handle_websocket_error(websocket: WebSocket, exc: Exception) -> None:
     try:
         if handler is None:
             raise exc
-        if inspect.iscoroutinefunction(handler):
+        if is_async_callable(handler):
             response = await handler(websocket, exc)
         else:
             response = await run_in_threadpool(handler, websocket, exc)
@@ -176,7 +193,9 @@ async def http_exception_handler(conn: HTTPConnection, exc: Exception) -> Respon
 
 async def request_validation_exception_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
-    return JSONResponse({"detail": to_jsonable_python(exc.errors())}, status.HTTP_422_UNPROCESSABLE_CONTENT)
+    return JSONResponse(
+        {"detail": to_jsonable_python(exc.errors(), fallback=str)}, status.HTTP_422_UNPROCESSABLE_CONTENT
+    )
 
 
 async def websocket_request_validation_exception_handler(websocket: WebSocket, exc: Exception) -> None:

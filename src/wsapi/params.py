@@ -7,12 +7,13 @@ just as in FastAPI; the objects they build are the `Param` subclasses below.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, ClassVar, Literal, TypedDict, Unpack
+from typing import Any, ClassVar, Literal, TypedDict, Unpack, get_args
 
 from pydantic import Field
 from pydantic.fields import FieldInfo
 
 Location = Literal["path", "query", "header", "cookie", "body"]
+DependencyScope = Literal["function", "request"]
 
 
 class FieldOptions(TypedDict, total=False):
@@ -114,7 +115,11 @@ class FileParam(FormParam):
 
 
 class Dependency:
-    """A callable whose result is injected; solved once per connection (or per request) and cached by default."""
+    """A callable whose result is injected; solved once per connection (or per request) and cached by default.
+
+    `scope` says when a yield-dependency is torn down: `"function"` as soon as the endpoint returns (before an HTTP
+    response is sent), `"request"` (a yield-dependency's default) once the response is sent or the connection ended.
+    """
 
     def __init__(
         self,
@@ -122,10 +127,14 @@ class Dependency:
         *,
         use_cache: bool = True,
         scopes: Sequence[str] | None = None,
+        scope: DependencyScope | None = None,
     ) -> None:
+        if scope is not None and scope not in get_args(DependencyScope):
+            raise ValueError(f'a dependency\'s scope is "function" or "request", not {scope!r}')
         self.dependency = dependency
         self.use_cache = use_cache
         self.scopes = list(scopes or [])
+        self.scope = scope
 
     def __repr__(self) -> str:
         name = getattr(self.dependency, "__name__", type(self.dependency).__name__)
@@ -166,8 +175,10 @@ def File(default: Any = ..., *, media_type: str = "multipart/form-data", **optio
     return FileParam(default, media_type=media_type, **options)
 
 
-def Depends(dependency: Callable[..., Any] | None = None, *, use_cache: bool = True) -> Any:
-    return Dependency(dependency, use_cache=use_cache)
+def Depends(
+    dependency: Callable[..., Any] | None = None, *, use_cache: bool = True, scope: DependencyScope | None = None
+) -> Any:
+    return Dependency(dependency, use_cache=use_cache, scope=scope)
 
 
 def Security(

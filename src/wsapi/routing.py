@@ -6,12 +6,11 @@ import inspect
 import logging
 import re
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import AsyncExitStack, asynccontextmanager, suppress
+from contextlib import AsyncExitStack, asynccontextmanager, nullcontext, suppress
 from enum import Enum
 from typing import Any, TypedDict, TypeVar, Unpack
 
 from starlette._exception_handler import wrap_app_handling_exceptions
-from starlette._utils import is_async_callable
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -19,13 +18,14 @@ from starlette.routing import BaseRoute, Mount, Route, Router, WebSocketRoute
 from starlette.types import ASGIApp, Lifespan, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketClose, WebSocketDisconnect, WebSocketState
 
+from wsapi.concurrency import CallKind, is_async_callable
 from wsapi.dependencies import NO_BODY, Dependant, Solver, analyse
 from wsapi.dependencies.bodies import body_reader
-from wsapi.dependencies.models import CallKind
 from wsapi.dependencies.solving import Overrides
 from wsapi.encoders import IncEx, jsonable_encoder
 from wsapi.exceptions import RequestValidationError, WebSocketRequestValidationError, handle_websocket_error
 from wsapi.messages import Dispatcher, MessageRouter
+from wsapi.metrics import OFF, Hooks
 from wsapi.params import Dependency
 from wsapi.response_models import DEFAULT, ResponseFilter, ResponseModel, body_allowed, declared_response_type
 
@@ -138,9 +138,11 @@ class APIRoute(Route):
             extra_dependencies=self.dependencies,
         )
         body_fields = [f for f in self.dependant.all_fields() if f.location == "body"]
-        if len(body_fields) == 1 and not getattr(body_fields[0].param, "embed", False):
-            body_fields[0].whole_body = True
-        self.body_fields = body_fields
+        # One body parameter (however many dependencies name it) is the whole body, unless it asks to be embedded.
+        self.whole_body = len({f.name for f in body_fields}) == 1 and not any(
+            getattr(f.param, "embed", False) for f in body_fields
+        )
+        self.body_fields = list({f.name: f for f in body_fields}.values())
         self.read_body = body_reader(body_fields, strict_content_type=options.get("strict_content_type", True))
         # Pydantic writes the JSON itself when nothing else decides how the response is made.
         self.dumps_json = self.response_model is not None and self.response_class is JSONResponse
@@ -156,14 +158,18 @@ class APIRoute(Route):
 
     async def _respond(self, request: Request, send: Send) -> None:
         scope = request.scope
-        # Teardown of yield-dependencies runs after the response has been sent.
+        # Yield-dependencies of scope "function" are torn down when the endpoint returns, the others after the
+        # response has been sent.
         async with AsyncExitStack() as stack:
             body = NO_BODY if self.read_body is None else await self.read_body(request, stack)
-            solver = Solver(request, stack, _overrides(scope), body)
-            values, errors = await solver.solve(self.dependant)
-            if errors:
-                raise RequestValidationError(errors, body=None if body is NO_BODY else body)
-            result = await solver.call(self.dependant, values)
+            async with AsyncExitStack() as function_stack:
+                solver = Solver(
+                    request, stack, _overrides(scope), body, function_stack=function_stack, whole_body=self.whole_body
+                )
+                values, errors = await solver.solve(self.dependant)
+                if errors:
+                    raise RequestValidationError(errors, body=None if body is NO_BODY else body)
+                result = await solver.call(self.dependant, values)
             if isinstance(result, Response):
                 response = result
             else:
@@ -243,7 +249,7 @@ class APIWebSocketRoute(WebSocketRoute):
         if isinstance(endpoint, MessageRouter):
             self.dispatcher = Dispatcher(endpoint, path_param_names)
             endpoint = self.dispatcher.connect
-        elif not inspect.iscoroutinefunction(endpoint):
+        elif not is_async_callable(endpoint):
             raise TypeError(f"WebSocket endpoint {self.name!r} must be an async function")
         self.dependant = analyse(endpoint, path_param_names=path_param_names, extra_dependencies=self.dependencies)
         body_fields = [f.name for f in self.dependant.all_fields() if f.location == "body"]
@@ -251,39 +257,49 @@ class APIWebSocketRoute(WebSocketRoute):
             raise TypeError(f"WebSocket endpoint {self.name!r} cannot take a body parameter: {body_fields}")
         disconnect = self.dispatcher.disconnect if self.dispatcher else None
         self.needs_exit_stack = self.dependant.needs_exit_stack or bool(disconnect and disconnect.needs_exit_stack)
+        self.needs_function_stack = self.dependant.needs_function_stack or bool(
+            disconnect and disconnect.needs_function_stack
+        )
         self.app = self.handle_websocket
 
     # The coroutine frames below live as long as the connection, so there are as few of them as can be:
     # exceptions are handled here rather than through Starlette's wrapper, which adds frames and a send wrapper.
 
     async def handle_websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        metrics: Hooks = getattr(scope.get("app"), "metrics", OFF)
+        if metrics.on:
+            send = metrics.watch(send, self.path_format)
         websocket = WebSocket(scope, receive, send)
+        overrides = _overrides(scope)
         try:
-            overrides = _overrides(scope)
-            if self.needs_exit_stack or overrides:
-                async with AsyncExitStack() as stack:
-                    await self.run(websocket, Solver(websocket, stack, overrides))
-            else:
-                await self.run(websocket, Solver(websocket))
+            # An override may bring yield-dependencies the plan does not have: with overrides, both stacks exist.
+            async with AsyncExitStack() if self.needs_exit_stack or overrides else nullcontext() as stack:
+                await self.run(websocket, Solver(websocket, stack, overrides))
         except WebSocketDisconnect:
             pass  # the client went away; there is nobody left to tell
         except Exception as exc:
             await handle_websocket_error(websocket, exc)
+        finally:
+            if metrics.on:
+                metrics.ended(send)
 
     async def run(self, websocket: WebSocket, solver: Solver) -> None:
-        """Solve the handshake's dependencies and run the endpoint; yield-dependencies end with the connection."""
-        assert self.dependant is not None
-        values, errors = await solver.solve(self.dependant)
-        if errors:
-            raise WebSocketRequestValidationError(errors)
-        if websocket.application_state is WebSocketState.DISCONNECTED:
-            return  # a dependency closed the connection itself (the guide's older style)
-        # The client leaving is how a WebSocket normally ends: yield-dependencies tear down as after a
-        # return, instead of having the disconnect thrown into them as an error.
-        with suppress(WebSocketDisconnect):
-            await solver.call(self.dependant, values)
-            if self.dispatcher is not None:
-                await self.dispatcher.serve(websocket, solver)
+        """Solve the handshake's dependencies and run the endpoint; yield-dependencies end with the connection,
+        those of scope "function" (in a stack of their own) as soon as the endpoint returns."""
+        dependant: Dependant = self.dependant  # type: ignore[assignment]  # a class endpoint is not run here
+        function_stack = self.needs_function_stack or solver.overrides
+        async with AsyncExitStack() if function_stack else nullcontext() as solver.function_stack:
+            values, errors = await solver.solve(dependant)
+            if errors:
+                raise WebSocketRequestValidationError(errors)
+            if websocket.application_state is WebSocketState.DISCONNECTED:
+                return  # a dependency closed the connection itself (the guide's older style)
+            # The client leaving is how a WebSocket normally ends: yield-dependencies tear down as after a
+            # return, instead of having the disconnect thrown into them as an error.
+            with suppress(WebSocketDisconnect):
+                await solver.call(dependant, values)
+                if self.dispatcher is not None:
+                    await self.dispatcher.serve(websocket, solver)
 
 
 class APIRouter(Router):
@@ -315,8 +331,8 @@ class APIRouter(Router):
         super().__init__(routes=routes, redirect_slashes=redirect_slashes, lifespan=lifespan)
         if callbacks:
             raise TypeError("OpenAPI callbacks (callbacks=...) are not supported by wsapi")
-        if prefix and (not prefix.startswith("/") or prefix.endswith("/")):
-            raise ValueError(f"a prefix starts with '/' and does not end with '/': {prefix!r}")
+        if prefix and not (prefix.startswith("/") and not prefix.endswith("/")):
+            raise ValueError(f"a prefix starts with '/' and does not end with '/', not {prefix!r}")
         self.prefix = prefix
         self.tags = list(tags or [])
         self.dependencies = list(dependencies or [])
@@ -449,8 +465,8 @@ class APIRouter(Router):
         `default_response_class` apply to the routes that do not say otherwise.
         """
         prefix = options.get("prefix", "")
-        if prefix and (not prefix.startswith("/") or prefix.endswith("/")):
-            raise ValueError(f"a prefix starts with '/' and does not end with '/': {prefix!r}")
+        if prefix and not (prefix.startswith("/") and not prefix.endswith("/")):
+            raise ValueError(f"a prefix starts with '/' and does not end with '/', not {prefix!r}")
         if options.get("callbacks"):
             raise TypeError("OpenAPI callbacks (callbacks=...) are not supported by wsapi")
         extra = list(options.get("dependencies") or [])

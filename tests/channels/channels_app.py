@@ -1,7 +1,8 @@
 """The app the channels tests serve, in-process (`create_app`) or under uvicorn (`app`, set up from the environment).
 
 Environment (for uvicorn): CHANNELS_APP_REDIS_URL (else the memory backend), CHANNELS_APP_QUEUE_SIZE,
-CHANNELS_APP_HISTORY_SIZE, CHANNELS_APP_PRESENCE_TTL.
+CHANNELS_APP_HISTORY_SIZE, CHANNELS_APP_PRESENCE_TTL; CHANNELS_APP_METRICS=1 serves /metrics and /health;
+CHANNELS_APP_API_TOKEN serves the server API with that token.
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ from typing import Any
 
 from wsapi import Body, WebSocket, WsAPI
 from wsapi.channels import Backend, Channels, ChannelsDep, MemoryBackend, Position, RedisBackend
+from wsapi.health import serve_health
+from wsapi.metrics import serve_metrics
+from wsapi.server_api import serve_api
 
 
 def refuse_private(websocket: WebSocket, channel: str) -> bool:
@@ -81,7 +85,13 @@ def _from_environment() -> WsAPI:
         backend = RedisBackend(url, history_size=history_size, presence_ttl=ttl)
     else:
         backend = MemoryBackend(history_size=history_size)
-    return create_app(backend, queue_size=int(os.environ.get("CHANNELS_APP_QUEUE_SIZE", "256")))
+    app = create_app(backend, queue_size=int(os.environ.get("CHANNELS_APP_QUEUE_SIZE", "256")))
+    if os.environ.get("CHANNELS_APP_METRICS"):
+        serve_metrics(app)
+        serve_health(app)
+    if token := os.environ.get("CHANNELS_APP_API_TOKEN"):
+        serve_api(app, token=token)
+    return app
 
 
 app = _from_environment()

@@ -13,6 +13,7 @@ import inspect
 import itertools
 import logging
 import secrets
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Mapping
 from contextlib import asynccontextmanager
 from types import TracebackType
@@ -23,12 +24,13 @@ from starlette.types import Lifespan, Message
 from starlette.websockets import WebSocket
 
 from wsapi.channels import frames
-from wsapi.channels.backends.base import Backend
+from wsapi.channels.backends.base import Backend, Snapshot
 from wsapi.channels.backends.memory import MemoryBackend
 from wsapi.channels.errors import ChannelsUnavailable
 from wsapi.channels.frames import Position, check_channel, outgoing
 from wsapi.channels.presence import Member
 from wsapi.channels.subscriber import Listener, OnFull, Subscriber, Subscription, initial_channels
+from wsapi.metrics import OFF, Hooks
 from wsapi.params import Depends
 
 logger = logging.getLogger("wsapi.channels")
@@ -115,6 +117,7 @@ class Channels:
         self._channels: dict[str, _Channel] = {}
         self._subscribers: set[Subscriber] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.metrics: Hooks = OFF  # set by `wsapi.metrics.serve_metrics(app)`
 
     # Life cycle
 
@@ -137,6 +140,7 @@ class Channels:
         if self._tasks:
             await asyncio.wait(self._tasks)
         self._channels.clear()
+        self.metrics.channels_open(0)
         await self.backend.stop()
 
     async def __aenter__(self) -> Self:
@@ -166,7 +170,14 @@ class Channels:
         Raises `InvalidChannel` for a malformed name and `ChannelsUnavailable` if the backend cannot be reached.
         """
         self._check_running()
-        return await self.backend.publish(check_channel(channel), frames.encode(data))
+        name, data = check_channel(channel), frames.encode(data)
+        try:
+            position = await self.backend.publish(name, data)
+        except ChannelsUnavailable:
+            self.metrics.backend_failed("publish")
+            raise
+        self.metrics.published()
+        return position
 
     def subscribe(
         self,
@@ -207,10 +218,37 @@ class Channels:
         self._check_running()
         return (await self.backend.read(check_channel(channel), None)).position
 
+    async def history(self, channel: str, since: Position | None = None) -> Snapshot:
+        """The channel's position and the messages it keeps after `since` (all it keeps, without `since`).
+
+        The snapshot's `frames` are `(offset, frame)` pairs, or None when `since` cannot be resumed from (another
+        epoch, or trimmed): the caller starts over from the position, as a client gets `recovered: false`.
+        """
+        self._check_running()
+        name = check_channel(channel)
+        try:
+            if since is not None:
+                return await self.backend.read(name, since)
+            while True:  # trimmed between the two reads by a publish: read again from the new start
+                current = (await self.backend.read(name, None)).position
+                start = Position(current.epoch, max(0, current.offset - self.backend.history_size))
+                snapshot = await self.backend.read(name, start)
+                if snapshot.frames is not None:
+                    return snapshot
+        except ChannelsUnavailable:
+            self.metrics.backend_failed("read")
+            raise
+
     async def presence(self, channel: str) -> list[Member]:
         """The members of `channel` on every process."""
         self._check_running()
         return await self.backend.members(check_channel(channel))
+
+    async def check(self) -> None:
+        """Raise `ChannelsUnavailable` unless the hub is running and its backend reachable (a readiness check)."""
+        if not self.running:
+            raise ChannelsUnavailable("the channels hub is not running")
+        await self.backend.check()
 
     def _check_running(self) -> None:
         if not self.running:
@@ -234,6 +272,7 @@ class Channels:
                 subscriber.push(message)
 
     def on_resubscribed(self) -> None:
+        self.metrics.backend_reconnected()
         for ch in self._channels.values():
             if ch.ready is not None and ch.ready.done():
                 self._recover(ch)
@@ -258,6 +297,9 @@ class Channels:
         message = outgoing(frame)
         for subscriber in ch.subscribers:
             subscriber.push(message)
+        if self.metrics.on and ch.subscribers:
+            self.metrics.delivered(len(ch.subscribers))
+            next(reversed(ch.subscribers)).probe(message, time.perf_counter())
         if ch.catching_up:
             for catch_up in ch.catching_up.values():
                 catch_up.frames.append((offset, message))
@@ -298,6 +340,7 @@ class Channels:
             try:
                 snapshot = await self.backend.read(ch.name, since)
             except ChannelsUnavailable as exc:
+                self.metrics.backend_failed("read")
                 logger.info("cannot fill %r yet: %s", ch.name, exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, _RETRY_MAX)
@@ -345,6 +388,7 @@ class Channels:
         if ch is None:
             ch = self._channels[name] = _Channel(name)
             ch.ready = asyncio.create_task(self._open(ch))
+            self.metrics.channels_open(len(self._channels))
         assert ch.ready is not None
         ch.joining += 1
         try:
@@ -355,6 +399,7 @@ class Channels:
             raise
         ch.joining -= 1
         subscriber.channels.add(name)
+        self.metrics.subscribed(subscriber.route)
         if since is None or since == ch.position:
             subscriber.push_backlog([outgoing(frames.subscribed(name, ch.position, since is not None))])
             ch.subscribers[subscriber] = None
@@ -388,16 +433,21 @@ class Channels:
         try:
             await self.backend.subscribe(ch.name)
             snapshot = await self.backend.read(ch.name, None)
-        except BaseException:
+        except BaseException as exc:
+            if isinstance(exc, ChannelsUnavailable):
+                self.metrics.backend_failed("subscribe")
             if self._channels.get(ch.name) is ch:
                 del self._channels[ch.name]
+                self.metrics.channels_open(len(self._channels))
             self.spawn(self.backend.unsubscribe(ch.name))
             raise
         ch.epoch, ch.last = snapshot.position.epoch, snapshot.position.offset
         self._release_pending(ch)
 
     def leave(self, subscriber: Subscriber, name: str) -> None:
-        subscriber.channels.discard(name)
+        if name in subscriber.channels:
+            subscriber.channels.remove(name)
+            self.metrics.unsubscribed(subscriber.route)
         ch = self._channels.get(name)
         if ch is None:
             return
@@ -410,6 +460,7 @@ class Channels:
         """Drop `ch`, and its backend subscription, once it has nobody and is not being opened."""
         if ch.empty() and ch.ready is not None and ch.ready.done() and self._channels.get(ch.name) is ch:
             del self._channels[ch.name]
+            self.metrics.channels_open(len(self._channels))
             if self.running:
                 self.spawn(self._close(ch.name))
 

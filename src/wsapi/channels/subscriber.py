@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections import deque
 from collections.abc import Iterable, Mapping
 from types import TracebackType
@@ -38,7 +39,20 @@ _GONE = (WebSocketDisconnect, WebSocketDisconnected, OSError, ClosedResourceErro
 class Subscriber:
     """A bounded queue of outgoing frames, fed by the hub for every channel the subscriber is in."""
 
-    __slots__ = ("_hub", "_limit", "_queue", "_waiter", "channels", "closed", "dropped", "id", "maxsize", "on_full")
+    __slots__ = (
+        "_hub",
+        "_limit",
+        "_probe",
+        "_queue",
+        "_waiter",
+        "channels",
+        "closed",
+        "dropped",
+        "id",
+        "maxsize",
+        "on_full",
+    )
+    route = ""  # what metrics count its subscriptions under
 
     def __init__(self, hub: Channels, maxsize: int, on_full: OnFull) -> None:
         if maxsize < 1:
@@ -55,6 +69,18 @@ class Subscriber:
         self._queue: deque[Message] = deque()
         self._limit = maxsize
         self._waiter: asyncio.Future[None] | None = None
+        self._probe: tuple[Message, float] | None = None
+
+    def probe(self, message: Message, queued: float) -> None:
+        """Time `message`, queued at `queued` (`time.perf_counter()`), until it is sent (only with metrics on)."""
+        if self._probe is None:
+            self._probe = (message, queued)
+
+    def _sent(self, message: Message) -> None:
+        probe = self._probe
+        if probe is not None and probe[0] is message:
+            self._probe = None
+            self._hub.metrics.delivery_latency(time.perf_counter() - probe[1])
 
     def push(self, message: Message) -> None:
         """Queue one frame; called by the hub's fan-out, so it never waits."""
@@ -67,6 +93,7 @@ class Subscriber:
                 return
             queue.popleft()
             self.dropped += 1
+            self._hub.metrics.dropped()
         queue.append(message)
         # `_wake()` inlined: this runs once per subscriber per publish, the fan-out's innermost loop.
         waiter = self._waiter
@@ -129,6 +156,11 @@ class Subscription(Subscriber):
         self._writer: asyncio.Task[None] | None = None
         self._closing: tuple[int, str] | None = None
 
+    @property
+    def route(self) -> str:  # type: ignore[override]
+        route = self.websocket.scope.get("route")
+        return str(getattr(route, "path", ""))
+
     async def __aenter__(self) -> Self:
         self._hub.attach(self)
         self._writer = asyncio.create_task(self._write())
@@ -178,7 +210,10 @@ class Subscription(Subscriber):
         try:
             while True:
                 while queue:
-                    await send(queue.popleft())
+                    message = queue.popleft()
+                    await send(message)
+                    if self._probe is not None:
+                        self._sent(message)
                 if self._closing is not None:
                     await self.websocket.close(*self._closing)
                     return
@@ -194,6 +229,7 @@ class Subscription(Subscriber):
     def _overflow(self) -> None:
         self.closed = True
         self._queue.clear()
+        self._hub.metrics.slow_consumer_closed()
         self._hub.spawn(self._close_slow())
 
     async def _close_slow(self) -> None:
@@ -233,6 +269,7 @@ class Listener(Subscriber):
     """
 
     __slots__ = ("_entered", "_failed", "_since", "channel")
+    route = "(listener)"
 
     def __init__(self, hub: Channels, channel: str, since: Position | None, maxsize: int, on_full: OnFull) -> None:
         super().__init__(hub, maxsize, on_full)
@@ -272,12 +309,15 @@ class Listener(Subscriber):
                 raise StopAsyncIteration
             await self._wait()
         message = queue.popleft()
+        if self._probe is not None:
+            self._sent(message)
         if not queue:
             self._limit = self.maxsize
         frame: dict[str, Any] = json.loads(message["text"])
         return frame
 
     def _overflow(self) -> None:
+        self._hub.metrics.slow_consumer_closed()
         self._failed = self.closed = True
         self._queue.clear()
         self._wake()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AsyncExitStack
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -13,8 +13,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 from starlette.responses import Response
 
+from wsapi.concurrency import CallKind, contextmanager_in_threadpool
 from wsapi.dependencies.analysis import analyse
-from wsapi.dependencies.models import CallKind, Dependant, ParamField, Special
+from wsapi.dependencies.models import Dependant, ParamField, Special
 
 Errors = list[dict[str, Any]]
 Overrides = Mapping[Callable[..., Any], Callable[..., Any]]
@@ -22,9 +23,12 @@ NO_BODY: Any = object()
 
 
 class Solver:
-    """State of one solve: the connection, its exit stack, the per-connection cache and the overrides in force.
+    """State of one solve: the connection, its exit stacks, the per-connection cache and the overrides in force.
 
-    `stack` may be None for a plan with no yield-dependencies and no overrides (see `Dependant.needs_exit_stack`).
+    `stack` holds the yield-dependencies torn down when the request or connection is over, `function_stack` those
+    of scope "function", torn down as soon as the endpoint returns; either may be None for a plan that enters none
+    (see `Dependant.needs_exit_stack`, `needs_function_stack`) when no overrides are in force. `whole_body` is the
+    route's body mode: its one body parameter is the whole body, not a key of it.
     """
 
     __slots__ = (
@@ -33,11 +37,13 @@ class Solver:
         "cache",
         "conn",
         "failed",
+        "function_stack",
         "overrides",
         "query",
         "query_pairs",
         "response",
         "stack",
+        "whole_body",
     )
 
     def __init__(
@@ -46,11 +52,16 @@ class Solver:
         stack: AsyncExitStack | None = None,
         overrides: Overrides | None = None,
         body: Any = NO_BODY,
+        *,
+        function_stack: AsyncExitStack | None = None,
+        whole_body: bool = False,
     ) -> None:
         self.conn = conn
         self.stack = stack
+        self.function_stack = function_stack
         self.overrides = overrides
         self.body = body
+        self.whole_body = whole_body
         self.cache: dict[Any, Any] = {}
         self.failed = False  # a parameter failed validation: from then on, nothing more is called
         self.query: dict[str, str] | None = None
@@ -118,18 +129,19 @@ class Solver:
     def call(self, dependant: Dependant, values: dict[str, Any]) -> Awaitable[Any]:
         """What to await to call `dependant`: an async callable's own coroutine, not one wrapping it, because a
         WebSocket endpoint's frames are kept for the whole connection and walked on every resume."""
-        call = dependant.call
-        assert call is not None
+        call: Callable[..., Any] = dependant.call  # type: ignore[assignment]  # only the message handler's has none
         kind = dependant.kind
         if kind is CallKind.ASYNC:
             coroutine: Awaitable[Any] = call(**values)
             return coroutine
         if kind is CallKind.SYNC:
             return run_in_threadpool(call, **values)
-        assert self.stack is not None, "a yield-dependency needs an exit stack"
+        stack = self.function_stack if dependant.scope == "function" else self.stack
+        if stack is None:
+            raise RuntimeError(f"no exit stack for the {dependant.scope}-scoped yield-dependency {call!r}")
         if kind is CallKind.ASYNC_GENERATOR:
-            return self.stack.enter_async_context(dependant.context_manager(**values))
-        return self.stack.enter_async_context(_in_threadpool(dependant.context_manager(**values)))
+            return stack.enter_async_context(dependant.context_manager(**values))
+        return stack.enter_async_context(contextmanager_in_threadpool(dependant.context_manager(**values)))
 
     def _validate(self, dependant: Dependant, values: dict[str, Any]) -> Errors:
         raw: dict[str, Any] = {}
@@ -140,11 +152,11 @@ class Solver:
                 missing.append(f)
             else:
                 raw[f.name] = value
-        assert dependant.validator is not None
+        validator: Any = dependant.validator  # checked by the caller
         try:
-            values.update(dependant.validator.validator.validate_python(raw))  # pydantic-core's, one frame less
+            values.update(validator.validator.validate_python(raw))  # pydantic-core's, one frame less
         except ValidationError as exc:
-            return [_relocate(error, dependant) for error in exc.errors(include_url=False)]
+            return [_relocate(error, dependant, self.whole_body) for error in exc.errors(include_url=False)]
         for f in missing:
             if not f.required:
                 values[f.name] = f.default_value()
@@ -179,7 +191,7 @@ class Solver:
         if location == "cookie":
             return conn.cookies.get(f.alias, _MISSING)
         body = self.body
-        if f.whole_body:
+        if self.whole_body:
             return _MISSING if body is NO_BODY else body
         if isinstance(body, dict):
             return body.get(f.alias, _MISSING)
@@ -189,35 +201,25 @@ class Solver:
 _MISSING: Any = object()
 
 
-def _relocate(error: Any, dependant: Dependant) -> dict[str, Any]:
+def _relocate(error: Any, dependant: Dependant, whole_body: bool) -> dict[str, Any]:
     """Rewrite pydantic's location (parameter name first) to the wire location, e.g. `("query", "token")`."""
     name, *rest = error["loc"]
     f = dependant.fields_by_name[name]
     relocated = dict(error)
-    relocated["loc"] = (*f.error_loc, *rest)
+    where = (f.location,) if whole_body and f.location == "body" else (f.location, f.alias)
+    relocated["loc"] = (*where, *rest)
     if not rest and error["type"] == "missing":
         relocated["input"] = None  # pydantic's input is every parameter; the missing one's is nothing
     return relocated
 
 
 def _overridden(original: Dependant, replacement: Callable[..., Any]) -> Dependant:
-    # Overrides are a testing tool, so analysing the replacement on each use costs nothing that matters.
+    """The replacement, analysed in the original's context (and so once, however many solves use it)."""
     return analyse(
         replacement,
         path_param_names=original.path_param_names,
         security_scopes=original.security_scopes,
+        declares_scopes=original.declares_scopes,
         use_cache=original.use_cache,
+        scope=original.scope,
     )
-
-
-@asynccontextmanager
-async def _in_threadpool(cm: Any) -> Any:
-    """Run a sync context manager (a generator dependency) without blocking the event loop."""
-    value = await run_in_threadpool(cm.__enter__)
-    try:
-        yield value
-    except BaseException as exc:
-        if not await run_in_threadpool(cm.__exit__, type(exc), exc, exc.__traceback__):
-            raise
-    else:
-        await run_in_threadpool(cm.__exit__, None, None, None)

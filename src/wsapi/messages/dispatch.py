@@ -21,8 +21,8 @@ from starlette.exceptions import WebSocketException
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from wsapi import status
+from wsapi.concurrency import CallKind
 from wsapi.dependencies import NO_BODY, Dependant, Errors, Solver, analyse
-from wsapi.dependencies.models import CallKind
 from wsapi.messages.envelope import (
     ACK_PREFIX,
     ENVELOPE,
@@ -236,7 +236,7 @@ class Dispatcher:
             return await solver.call(plan.dependant, {**specials, **values})
         async with AsyncExitStack() as stack:
             # Values the connection already solved are reused; what this message solves is dropped with it.
-            message_solver = Solver(websocket, stack, solver.overrides, data)
+            message_solver = Solver(websocket, stack, solver.overrides, data, function_stack=stack)
             message_solver.cache = solver.cache.copy()
             solved, errors = await message_solver.solve(extras)
             if errors:

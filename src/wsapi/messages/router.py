@@ -43,7 +43,10 @@ class MessageRouter:
     def __init__(
         self, *, max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE, max_bad_messages: int = DEFAULT_MAX_BAD_MESSAGES
     ) -> None:
-        assert max_message_size > 0 and max_bad_messages > 0
+        if max_message_size <= 0 or max_bad_messages <= 0:
+            raise ValueError(
+                f"max_message_size and max_bad_messages must be positive, not {max_message_size}, {max_bad_messages}"
+            )
         self.max_message_size = max_message_size
         self.max_bad_messages = max_bad_messages
         self.handlers: dict[str, Callable[..., Any]] = {}

@@ -192,7 +192,7 @@ class _Builder:
             media_type = forms[0].media_type
         else:
             media_type = "application/json"
-        if len(fields) == 1 and fields[0].whole_body:
+        if route.whole_body:
             schema = self._field_schema(fields[0])
             required = fields[0].required
         else:

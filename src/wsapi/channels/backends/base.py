@@ -42,12 +42,17 @@ class Backend(ABC):
     history is lost, so that a position from before the loss is recognised as unrecoverable.
     """
 
+    history_size: int  # messages kept per channel
+
     @abstractmethod
     async def start(self, receiver: Receiver, node: str) -> None:
         """Connect, and deliver subscribed channels' messages to `receiver`; `node` names this process."""
 
     @abstractmethod
     async def stop(self) -> None: ...
+
+    async def check(self) -> None:  # noqa: B027  # a process-local backend is always ready
+        """Raise `ChannelsUnavailable` unless the backend can publish and deliver right now (for readiness)."""
 
     @abstractmethod
     async def publish(self, channel: str, data: str) -> Position:

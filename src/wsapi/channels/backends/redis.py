@@ -167,6 +167,14 @@ class RedisBackend(Backend):
         await self._pubsub_redis.aclose()
         self._receiver = None
 
+    async def check(self) -> None:
+        if self._pubsub is None:
+            raise ChannelsUnavailable(f"Redis at {self._where}: the live connection is down")
+        try:
+            await self._redis.ping()
+        except _DOWN as exc:
+            raise self._unavailable("ping", exc) from exc
+
     # Messages
 
     async def publish(self, channel: str, data: str) -> Position:
