@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 import logging
 import re
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager, nullcontext, suppress
 from enum import Enum
 from typing import Any, TypedDict, TypeVar, Unpack
@@ -94,6 +94,22 @@ class IncludeOptions(TypedDict, total=False):
     generate_unique_id_function: Callable[[APIRoute], str] | None
 
 
+# FastAPI options that wsapi does not implement: declaring one is an error, never silently ignored.
+UNSUPPORTED_OPTIONS = {
+    "callbacks": "OpenAPI callbacks (callbacks=...) are not supported by wsapi",
+    "route_class_override": "custom route classes (route_class_override=...) are not supported by wsapi",
+}
+
+
+def check_options(where: str, options: Mapping[str, Any], allowed: Any) -> None:
+    """Refuse an option that `allowed` (a TypedDict) does not name, or one of FastAPI's wsapi does not implement."""
+    for key, value in options.items():
+        if key in UNSUPPORTED_OPTIONS and value:
+            raise TypeError(f"{where}: {UNSUPPORTED_OPTIONS[key]}")
+        if key not in allowed.__annotations__ and key not in UNSUPPORTED_OPTIONS:
+            raise TypeError(f"{where}: unexpected keyword argument {key!r}")
+
+
 def generate_unique_id(route: APIRoute) -> str:
     """The default operation id, as FastAPI makes it: name, path and method, e.g. `read_item_items__item_id__get`."""
     return re.sub(r"\W", "_", f"{route.name}{route.path_format}") + f"_{route.declared_methods[0].lower()}"
@@ -107,8 +123,7 @@ class APIRoute(Route):
     """
 
     def __init__(self, path: str, endpoint: Callable[..., Any], **options: Unpack[RouteOptions]) -> None:
-        if options.get("callbacks"):
-            raise TypeError(f"{path}: OpenAPI callbacks (callbacks=...) are not supported by wsapi")
+        check_options(path, options, RouteOptions)
         methods = [m.upper() for m in options.get("methods") or ["GET"]]
         name = options.get("name")
         include_in_schema = options.get("include_in_schema", True)
@@ -329,8 +344,7 @@ class APIRouter(Router):
         strict_content_type: bool = True,
     ) -> None:
         super().__init__(routes=routes, redirect_slashes=redirect_slashes, lifespan=lifespan)
-        if callbacks:
-            raise TypeError("OpenAPI callbacks (callbacks=...) are not supported by wsapi")
+        check_options("APIRouter", {"callbacks": callbacks}, IncludeOptions)
         if prefix and not (prefix.startswith("/") and not prefix.endswith("/")):
             raise ValueError(f"a prefix starts with '/' and does not end with '/', not {prefix!r}")
         self.prefix = prefix
@@ -398,6 +412,8 @@ class APIRouter(Router):
         self.routes.append(APIRoute(self.prefix + path, endpoint, **options))
 
     def api_route(self, path: str, **options: Unpack[RouteOptions]) -> Callable[[DecoratedCallable], DecoratedCallable]:
+        check_options(path, options, RouteOptions)
+
         def decorator(func: DecoratedCallable) -> DecoratedCallable:
             self.add_api_route(path, func, **options)
             return func
@@ -467,8 +483,7 @@ class APIRouter(Router):
         prefix = options.get("prefix", "")
         if prefix and not (prefix.startswith("/") and not prefix.endswith("/")):
             raise ValueError(f"a prefix starts with '/' and does not end with '/', not {prefix!r}")
-        if options.get("callbacks"):
-            raise TypeError("OpenAPI callbacks (callbacks=...) are not supported by wsapi")
+        check_options("include_router", options, IncludeOptions)
         extra = list(options.get("dependencies") or [])
         for route in router.routes:
             if isinstance(route, APIRoute):

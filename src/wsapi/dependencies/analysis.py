@@ -12,6 +12,7 @@ from typing import Annotated, Any, NotRequired, Required, Union, get_args, get_o
 
 from pydantic import BaseModel, TypeAdapter
 from starlette.background import BackgroundTasks
+from starlette.datastructures import UploadFile
 from starlette.requests import HTTPConnection
 from starlette.responses import Response
 from typing_extensions import TypedDict
@@ -23,6 +24,7 @@ from wsapi.params import (
     BodyParam,
     Dependency,
     DependencyScope,
+    FileParam,
     FormParam,
     HeaderParam,
     Param,
@@ -223,6 +225,8 @@ def _param_field(
         default = ... if marker is None else marker.default
         if name in path_param_names:
             marker = PathParam(default)
+        elif _is_upload(annotation):
+            marker = FileParam(default)  # `file: UploadFile` needs no `File()`, as in FastAPI
         elif body_by_default or _is_model(annotation):
             marker = BodyParam(default)
         else:
@@ -250,6 +254,12 @@ def _unwrap_optional(annotation: Any) -> list[Any]:
     if get_origin(annotation) in (Union, types.UnionType):
         return [a for a in get_args(annotation) if a is not type(None)]
     return [annotation]
+
+
+def _is_upload(annotation: Any) -> bool:
+    candidates = _unwrap_optional(annotation)
+    candidates += [inner for c in candidates if get_origin(c) in _SEQUENCES for inner in get_args(c)]
+    return any(inspect.isclass(c) and issubclass(c, UploadFile) for c in candidates)
 
 
 def _is_sequence(annotation: Any) -> bool:

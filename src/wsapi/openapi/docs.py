@@ -18,6 +18,8 @@ SWAGGER_JS_URL = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui-bund
 SWAGGER_CSS_URL = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui.css"
 REDOC_JS_URL = "https://cdn.jsdelivr.net/npm/redoc@2/bundles/redoc.standalone.js"
 
+GOOGLE_FONTS_URL = "https://fonts.googleapis.com/css?family=Montserrat:300,400,700|Roboto:300,400,700"
+
 SWAGGER_UI_DEFAULT_PARAMETERS: dict[str, Any] = {
     "dom_id": "#swagger-ui",
     "layout": "BaseLayout",
@@ -103,16 +105,18 @@ def get_redoc_html(
     with_google_fonts: bool = False,
     links: dict[str, str] | None = None,
 ) -> HTMLResponse:
-    """ReDoc's page. `with_google_fonts` is accepted for FastAPI's signature; wsapi never loads fonts from
-    elsewhere, ReDoc falls back to the system's."""
-    favicon = f'<link rel="shortcut icon" href="{html.escape(redoc_favicon_url)}">' if redoc_favicon_url else ""
+    """ReDoc's page. Unlike FastAPI's, it loads no web fonts unless `with_google_fonts=True`: ReDoc then uses the
+    fonts it was designed with, otherwise the system's."""
+    head = f'<link rel="shortcut icon" href="{html.escape(redoc_favicon_url)}">' if redoc_favicon_url else ""
+    if with_google_fonts:
+        head += f'<link href="{GOOGLE_FONTS_URL}" rel="stylesheet">'
     page = f"""<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{html.escape(title)}</title>
-{favicon}
+{head}
 <style>{_STYLE}</style>
 </head>
 <body>

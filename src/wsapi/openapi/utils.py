@@ -11,11 +11,13 @@ from __future__ import annotations
 import copy
 import http.client
 import inspect
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
 from pydantic import TypeAdapter, create_model
 from pydantic.fields import FieldInfo
+from pydantic.warnings import UnsupportedFieldAttributeWarning
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute
 
@@ -181,7 +183,13 @@ class _Builder:
         extra: dict[str, Any] = {"title": f.param.field_info.title or f.alias.title().replace("_", " ")}
         if not f.required and f.param.default_factory is None and f.param.default is not None:
             extra["default"] = f.param.default
-        return self.schemas.add(("param", id(f)), TypeAdapter(f.annotated_type), "validation", extra)
+        if f.param.field_info.deprecated:
+            extra["deprecated"] = True
+        with warnings.catch_warnings():
+            # Field-level docs (`deprecated`) on a bare type: pydantic warns they do nothing, and here they need not.
+            warnings.simplefilter("ignore", UnsupportedFieldAttributeWarning)
+            adapter: TypeAdapter[Any] = TypeAdapter(f.annotated_type)
+        return self.schemas.add(("param", id(f)), adapter, "validation", extra)
 
     def request_body(self, route: APIRoute) -> dict[str, Any]:
         fields = route.body_fields
