@@ -218,3 +218,50 @@ def test_json_decode_error_in_http_endpoint_is_a_server_error_not_a_close_code()
 
     response = TestClient(app, raise_server_exceptions=False).get("/")
     assert response.status_code == 500
+
+
+def test_validation_errors_name_the_endpoint_its_file_and_line_and_the_mounted_path() -> None:
+    caught: list[Exception] = []
+
+    async def keep(conn: object, exc: Exception) -> JSONResponse:
+        caught.append(exc)
+        return JSONResponse({}, status_code=422)
+
+    async def keep_ws(websocket: WebSocket, exc: Exception) -> None:
+        caught.append(exc)
+        await websocket.close(1008)
+
+    handlers = {RequestValidationError: keep, WebSocketRequestValidationError: keep_ws}
+    app, sub = FastAPI(exception_handlers=handlers), FastAPI(exception_handlers=handlers)
+    app.mount("/sub", sub)
+
+    @app.get("/items/{item_id}")
+    async def read_item(item_id: int) -> int:
+        return item_id
+
+    @sub.websocket("/rooms/{room_id}")
+    async def join_room(websocket: WebSocket, room_id: int) -> None: ...
+
+    client = TestClient(app)
+    client.get("/items/x")
+    with pytest.raises(WebSocketDisconnect), client.websocket_connect("/sub/rooms/y"):
+        pass
+    http, ws = (str(exc) for exc in caught)
+    assert http.startswith("1 validation error:\n  {'type': 'int_parsing', 'loc': ('path', 'item_id')")
+    line = read_item.__code__.co_firstlineno
+    assert f'File "{__file__}", line {line}, in read_item\n    GET /items/{{item_id}}' in http
+    line = join_room.__code__.co_firstlineno
+    assert f'File "{__file__}", line {line}, in join_room\n    WebSocket /sub/rooms/{{room_id}}' in ws
+
+
+def test_validation_errors_made_by_hand_show_what_context_they_have() -> None:
+    from wsapi.exceptions import ResponseValidationError
+
+    errors = [{"type": "missing", "loc": ("body", "name"), "msg": "Field required"}] * 2
+    assert str(RequestValidationError(errors)) == (
+        "2 validation errors:\n"
+        "  {'type': 'missing', 'loc': ('body', 'name'), 'msg': 'Field required'}\n"
+        "  {'type': 'missing', 'loc': ('body', 'name'), 'msg': 'Field required'}"
+    )
+    only_path = ResponseValidationError(errors[:1], body={"x": 1}, endpoint_ctx={"path": "GET /items"})
+    assert str(only_path).endswith("\n  Endpoint: GET /items") and only_path.body == {"x": 1}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Unpack
 
 from starlette.applications import Starlette
@@ -10,6 +10,7 @@ from starlette.middleware import Middleware
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, ExceptionHandler, Lifespan, Receive, Scope, Send
+from starlette.websockets import WebSocket
 
 from wsapi.asyncapi import build_document
 from wsapi.asyncapi.endpoints import asyncapi_routes
@@ -279,6 +280,19 @@ class WsAPI(Starlette):
         self, path: str, name: str | None = None, *, dependencies: Sequence[Dependency] | None = None
     ) -> Callable[[DecoratedCallable], DecoratedCallable]:
         return self.router.websocket(path, name, dependencies=dependencies)
+
+    def route(
+        self, path: str, methods: Collection[str] | None = None, name: str | None = None, include_in_schema: bool = True
+    ) -> Callable[[DecoratedCallable], DecoratedCallable]:
+        """A plain Starlette route: the endpoint takes the request, nothing is injected."""
+        return self.router.route(path, methods=methods, name=name, include_in_schema=include_in_schema)
+
+    def add_websocket_route(self, path: str, endpoint: Callable[[WebSocket], Any], name: str | None = None) -> None:
+        self.router.add_websocket_route(path, endpoint, name=name)
+
+    def websocket_route(self, path: str, name: str | None = None) -> Callable[[DecoratedCallable], DecoratedCallable]:
+        """A plain Starlette WebSocket route: the endpoint takes the websocket, nothing is injected."""
+        return self.router.websocket_route(path, name=name)
 
     def include_router(self, router: APIRouter, **options: Unpack[IncludeOptions]) -> None:
         self.router.include_router(router, **options)

@@ -20,7 +20,7 @@ from starlette.concurrency import iterate_in_threadpool, run_in_threadpool, run_
 
 T = TypeVar("T")
 
-# Starlette's helpers are re-exported under FastAPI's module name (`fastapi.concurrency`).
+# Starlette's helpers too, so that `from fastapi.concurrency import run_in_threadpool` ports by renaming.
 __all__ = [
     "CallKind",
     "call_kind",
@@ -29,6 +29,7 @@ __all__ = [
     "iterate_in_threadpool",
     "run_in_threadpool",
     "run_until_first_complete",
+    "unwrapped",
 ]
 
 
@@ -45,15 +46,19 @@ def _impartial(call: Any) -> Any:
     return call
 
 
+def unwrapped(call: Any) -> Any:
+    """The function behind partials and `functools.wraps` wrappers."""
+    return _impartial(inspect.unwrap(_impartial(call)))
+
+
 def _candidates(call: Any) -> list[Any]:
     """The functions whose kind decides `call`'s, most direct first."""
     call = _impartial(call)
-    found = [call, _impartial(inspect.unwrap(call))]
+    found = [call, unwrapped(call)]
     if not inspect.isroutine(call):
         dunder = getattr(call, "__call__", None)  # noqa: B004
         if dunder is not None:
-            dunder = _impartial(dunder)
-            found += [dunder, _impartial(inspect.unwrap(dunder))]
+            found += [_impartial(dunder), unwrapped(dunder)]
     return found
 
 

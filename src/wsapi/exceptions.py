@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypedDict
 
 from pydantic_core import to_jsonable_python
 from starlette.concurrency import run_in_threadpool
@@ -27,7 +27,7 @@ from starlette.types import Scope
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from wsapi import status
-from wsapi.concurrency import is_async_callable
+from wsapi.concurrency import is_async_callable, unwrapped
 
 logger = logging.getLogger("wsapi")
 
@@ -36,10 +36,12 @@ REFUSAL_KEY = "wsapi.refusal"  # marks the accept message of an accept-then-clos
 
 __all__ = [
     "DependencyScopeError",
+    "EndpointContext",
     "FastAPIError",
     "HTTPException",
     "RequestValidationError",
     "ResponseValidationError",
+    "ValidationException",
     "WebSocketException",
     "WebSocketRequestValidationError",
     "WsAPIError",
@@ -70,33 +72,68 @@ class HTTPException(StarletteHTTPException):
         self.detail: Any = detail if detail is not None else self.detail
 
 
+class EndpointContext(TypedDict, total=False):
+    """Where a validation error happened: the endpoint's function, file and first line, and its route."""
+
+    function: str
+    path: str  # e.g. "GET /items/{item_id}", with the mount path of a sub-application in front
+    file: str
+    line: int
+
+
 class ValidationException(Exception):
-    def __init__(self, errors: Sequence[Any]) -> None:
+    """Validation errors (pydantic's dicts, located on the wire), and the endpoint they were met at."""
+
+    def __init__(self, errors: Sequence[Any], *, endpoint_ctx: EndpointContext | None = None) -> None:
         super().__init__(errors)
         self._errors = list(errors)
+        self.endpoint_ctx: EndpointContext = endpoint_ctx or {}
 
     def errors(self) -> list[Any]:
         return self._errors
+
+    def __str__(self) -> str:
+        count = len(self._errors)
+        lines = [f"{count} validation error{'' if count == 1 else 's'}:", *(f"  {error}" for error in self._errors)]
+        ctx = self.endpoint_ctx
+        if "function" in ctx and "file" in ctx and "line" in ctx:
+            # As a traceback names a frame, so that editors and terminals link to the endpoint.
+            lines.append(f'  File "{ctx["file"]}", line {ctx["line"]}, in {ctx["function"]}')
+            if "path" in ctx:
+                lines.append(f"    {ctx['path']}")
+        elif "path" in ctx:
+            lines.append(f"  Endpoint: {ctx['path']}")
+        return "\n".join(lines)
 
 
 class RequestValidationError(ValidationException):
     """An HTTP request's parameters or body failed validation: answered with 422 and the errors as `detail`."""
 
-    def __init__(self, errors: Sequence[Any], *, body: Any = None) -> None:
-        super().__init__(errors)
-        self.body = body
-
-
-class ResponseValidationError(ValidationException):
-    """An endpoint's result does not fit its response model: a server error (500), never sent to the client."""
-
-    def __init__(self, errors: Sequence[Any], *, body: Any = None) -> None:
-        super().__init__(errors)
+    def __init__(self, errors: Sequence[Any], *, body: Any = None, endpoint_ctx: EndpointContext | None = None) -> None:
+        super().__init__(errors, endpoint_ctx=endpoint_ctx)
         self.body = body
 
 
 class WebSocketRequestValidationError(ValidationException):
     """A WebSocket handshake's parameters failed validation: the connection is refused with 1008."""
+
+
+class ResponseValidationError(ValidationException):
+    """What an endpoint returned does not match its response model: a server error, not the client's."""
+
+    def __init__(self, errors: Sequence[Any], *, body: Any = None, endpoint_ctx: EndpointContext | None = None) -> None:
+        super().__init__(errors, endpoint_ctx=endpoint_ctx)
+        self.body = body
+
+
+def endpoint_context(endpoint: Callable[..., Any], path: str) -> EndpointContext:
+    """`endpoint`'s name, file and line (those it has), for the route `path`."""
+    target = unwrapped(endpoint)
+    code = getattr(target, "__code__", None) or getattr(getattr(target, "__call__", None), "__code__", None)  # noqa: B004
+    ctx: EndpointContext = {"function": getattr(target, "__name__", type(target).__name__), "path": path}
+    if code is not None:
+        ctx["file"], ctx["line"] = code.co_filename, code.co_firstlineno
+    return ctx
 
 
 def close_reason(text: str) -> str:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import inspect
 import logging
 import re
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager, nullcontext, suppress
 from enum import Enum
 from typing import Any, TypedDict, TypeVar, Unpack
@@ -14,7 +15,7 @@ from starlette._exception_handler import wrap_app_handling_exceptions
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import BaseRoute, Mount, Route, Router, WebSocketRoute
+from starlette.routing import BaseRoute, Mount, Route, Router, WebSocketRoute, compile_path
 from starlette.types import ASGIApp, Lifespan, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketClose, WebSocketDisconnect, WebSocketState
 
@@ -23,7 +24,13 @@ from wsapi.dependencies import NO_BODY, Dependant, Solver, analyse
 from wsapi.dependencies.bodies import body_reader
 from wsapi.dependencies.solving import Overrides
 from wsapi.encoders import IncEx, jsonable_encoder
-from wsapi.exceptions import RequestValidationError, WebSocketRequestValidationError, handle_websocket_error
+from wsapi.exceptions import (
+    EndpointContext,
+    RequestValidationError,
+    WebSocketRequestValidationError,
+    endpoint_context,
+    handle_websocket_error,
+)
 from wsapi.messages import Dispatcher, MessageRouter
 from wsapi.metrics import OFF, Hooks
 from wsapi.params import Dependency
@@ -183,7 +190,9 @@ class APIRoute(Route):
                 )
                 values, errors = await solver.solve(self.dependant)
                 if errors:
-                    raise RequestValidationError(errors, body=None if body is NO_BODY else body)
+                    raise RequestValidationError(
+                        errors, body=None if body is NO_BODY else body, endpoint_ctx=self.endpoint_context(request)
+                    )
                 result = await solver.call(self.dependant, values)
             if isinstance(result, Response):
                 response = result
@@ -192,6 +201,9 @@ class APIRoute(Route):
             if solver.background is not None and response.background is None:
                 response.background = solver.background
             await response(scope, request.receive, send)
+
+    def endpoint_context(self, request: Request) -> EndpointContext:
+        return endpoint_context(self.endpoint, f"{request.method} {request.scope.get('root_path', '')}{self.path}")
 
     async def _response(self, result: Any, sub_response: Response | None) -> Response:
         status_code = self.status_code
@@ -298,6 +310,10 @@ class APIWebSocketRoute(WebSocketRoute):
             if metrics.on:
                 metrics.ended(send)
 
+    def endpoint_context(self, websocket: WebSocket) -> EndpointContext:
+        call: Callable[..., Any] = self.dependant.call if self.dependant else self.endpoint  # type: ignore[assignment]
+        return endpoint_context(call, f"WebSocket {websocket.scope.get('root_path', '')}{self.path}")
+
     async def run(self, websocket: WebSocket, solver: Solver) -> None:
         """Solve the handshake's dependencies and run the endpoint; yield-dependencies end with the connection,
         those of scope "function" (in a stack of their own) as soon as the endpoint returns."""
@@ -306,7 +322,7 @@ class APIWebSocketRoute(WebSocketRoute):
         async with AsyncExitStack() if function_stack else nullcontext() as solver.function_stack:
             values, errors = await solver.solve(dependant)
             if errors:
-                raise WebSocketRequestValidationError(errors)
+                raise WebSocketRequestValidationError(errors, endpoint_ctx=self.endpoint_context(websocket))
             if websocket.application_state is WebSocketState.DISCONNECTED:
                 return  # a dependency closed the connection itself (the guide's older style)
             # The client leaving is how a WebSocket normally ends: yield-dependencies tear down as after a
@@ -360,6 +376,7 @@ class APIRouter(Router):
         self.on_shutdown = list(on_shutdown or [])
         self.user_lifespan_context = self.lifespan_context
         self.lifespan_context = self._lifespan_with_events
+        self.included_lifespans: list[Lifespan[Any]] = []
 
     @asynccontextmanager
     async def _lifespan_with_events(self, app: Any) -> AsyncIterator[Any]:
@@ -472,6 +489,38 @@ class APIRouter(Router):
 
         return decorator
 
+    # Plain Starlette routes: the endpoint takes the request or the websocket, nothing is injected
+
+    def add_route(
+        self,
+        path: str,
+        endpoint: Callable[[Request], Any],
+        methods: Collection[str] | None = None,
+        name: str | None = None,
+        include_in_schema: bool = True,
+    ) -> None:
+        route = Route(self.prefix + path, endpoint, methods=methods, name=name, include_in_schema=include_in_schema)
+        self.routes.append(route)
+
+    def route(
+        self, path: str, methods: Collection[str] | None = None, name: str | None = None, include_in_schema: bool = True
+    ) -> Callable[[DecoratedCallable], DecoratedCallable]:
+        def decorator(func: DecoratedCallable) -> DecoratedCallable:
+            self.add_route(path, func, methods=methods, name=name, include_in_schema=include_in_schema)
+            return func
+
+        return decorator
+
+    def add_websocket_route(self, path: str, endpoint: Callable[[WebSocket], Any], name: str | None = None) -> None:
+        self.routes.append(WebSocketRoute(self.prefix + path, endpoint, name=name))
+
+    def websocket_route(self, path: str, name: str | None = None) -> Callable[[DecoratedCallable], DecoratedCallable]:
+        def decorator(func: DecoratedCallable) -> DecoratedCallable:
+            self.add_websocket_route(path, func, name=name)
+            return func
+
+        return decorator
+
     # Composition
 
     def include_router(self, router: APIRouter, **options: Unpack[IncludeOptions]) -> None:
@@ -503,24 +552,42 @@ class APIRouter(Router):
                 self.add_api_websocket_route(
                     prefix + route.path, route.endpoint, name=route.name, dependencies=[*extra, *route.dependencies]
                 )
-            elif isinstance(route, Route):
-                self.routes.append(
-                    Route(
-                        self.prefix + prefix + route.path,
-                        route.endpoint,
-                        methods=route.methods,
-                        name=route.name,
-                        include_in_schema=route.include_in_schema,
-                    )
-                )
-            elif isinstance(route, WebSocketRoute):
-                self.routes.append(WebSocketRoute(self.prefix + prefix + route.path, route.endpoint, name=route.name))
-            elif isinstance(route, Mount):
-                self.routes.append(Mount(self.prefix + prefix + route.path, app=route.app, name=route.name))
             else:
-                raise TypeError(f"cannot include a {type(route).__name__} under a prefix")
-        self.on_startup.extend(router.on_startup)
-        self.on_shutdown.extend(router.on_shutdown)
+                self.routes.append(_moved(route, self.prefix + prefix))
+        # The router's own lifespan and events run inside this one's, once however often it is included.
+        if router.lifespan_context not in self.included_lifespans:
+            self.included_lifespans.append(router.lifespan_context)
+            self.lifespan_context = _nested(self.lifespan_context, router.lifespan_context)
 
     def mount(self, path: str, app: ASGIApp, name: str | None = None) -> None:
         self.routes.append(Mount(self.prefix + path, app=app, name=name))
+
+
+def _moved(route: BaseRoute, prefix: str) -> BaseRoute:
+    """A Starlette route under `prefix`: a copy with its path compiled again, keeping everything else it holds."""
+    if not prefix:
+        return route
+    if not isinstance(route, Route | WebSocketRoute | Mount):
+        raise TypeError(f"a {type(route).__name__} has no path to put under the prefix {prefix!r}")
+    moved = copy.copy(route)
+    if isinstance(moved, Mount):
+        moved.path = (prefix + moved.path).rstrip("/")
+        moved.path_regex, moved.path_format, moved.param_convertors = compile_path(moved.path + "/{path:path}")
+    else:
+        moved.path = prefix + moved.path
+        moved.path_regex, moved.path_format, moved.param_convertors = compile_path(moved.path)
+    return moved
+
+
+def _nested(outer: Lifespan[Any], inner: Lifespan[Any]) -> Lifespan[Any]:
+    """One lifespan running `inner` inside `outer`; its state is both states merged (the inner one's keys win)."""
+
+    @asynccontextmanager
+    async def lifespan(app: Any) -> AsyncIterator[Mapping[str, Any] | None]:
+        async with outer(app) as outer_state, inner(app) as inner_state:
+            if outer_state is None and inner_state is None:
+                yield None
+            else:
+                yield {**(outer_state or {}), **(inner_state or {})}
+
+    return lifespan  # type: ignore[return-value]  # stateful when either is: Starlette's union cannot say so

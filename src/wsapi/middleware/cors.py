@@ -1,0 +1,3 @@
+from starlette.middleware.cors import CORSMiddleware
+
+__all__ = ["CORSMiddleware"]

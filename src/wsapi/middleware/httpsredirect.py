@@ -1,0 +1,3 @@
+from starlette.middleware.httpsredirect import HTTPSRedirectMiddleware
+
+__all__ = ["HTTPSRedirectMiddleware"]

@@ -1,0 +1,3 @@
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+__all__ = ["TrustedHostMiddleware"]
