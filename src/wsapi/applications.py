@@ -14,13 +14,26 @@ from starlette.websockets import WebSocket
 
 from wsapi.asyncapi import build_document
 from wsapi.asyncapi.endpoints import asyncapi_routes
+from wsapi.connections import Connections
 from wsapi.exceptions import DEFAULT_HANDLERS
+from wsapi.limits import DEFAULT_LIMITS, Limits
 from wsapi.messages import MessageRouter
 from wsapi.metrics import OFF, Hooks
 from wsapi.openapi.endpoints import DocsConfig, openapi_routes
 from wsapi.openapi.utils import get_openapi
+from wsapi.origins import OriginPolicy
 from wsapi.params import Dependency
-from wsapi.routing import APIRoute, APIRouter, DecoratedCallable, IncludeOptions, MethodOptions, RouteOptions
+from wsapi.redaction import install_redaction
+from wsapi.routing import (
+    APIRoute,
+    APIRouter,
+    DecoratedCallable,
+    IncludeOptions,
+    MethodOptions,
+    RouteOptions,
+    WebSocketOptions,
+    route_origin_policies,
+)
 
 if TYPE_CHECKING:
     from wsapi.channels import Channels
@@ -73,6 +86,8 @@ class WsAPI(Starlette):
         asyncapi_url: str | None = "/asyncapi.json",
         asyncapi_docs_url: str | None = "/asyncapi",
         channels: Channels | None = None,
+        allowed_origins: Sequence[str] | None = None,
+        limits: Limits = DEFAULT_LIMITS,
     ) -> None:
         handlers: dict[Any, ExceptionHandler] = {**DEFAULT_HANDLERS, **(exception_handlers or {})}
         super().__init__(debug=debug, middleware=middleware, exception_handlers=handlers)
@@ -126,6 +141,9 @@ class WsAPI(Starlette):
         self.websocket_exception_handlers: tuple[dict[Any, ExceptionHandler], dict[int, ExceptionHandler]] = ({}, {})
         self.openapi_schema: dict[str, Any] | None = None
         self.asyncapi_schema: dict[str, Any] | None = None
+        # Every handshake passes the origin check and the limits before any route sees it (see wsapi.connections).
+        self.connections = Connections(limits, OriginPolicy(allowed_origins))
+        install_redaction()
         self.router.routes.extend(openapi_routes(self.docs))
         if asyncapi_url:
             self.router.routes.extend(asyncapi_routes(asyncapi_url, asyncapi_docs_url))
@@ -176,7 +194,7 @@ class WsAPI(Starlette):
         if self.websocket_stack is None:
             self.websocket_stack = self.build_websocket_stack()
         scope["starlette.exception_handlers"] = self.websocket_exception_handlers
-        await self.websocket_stack(scope, receive, send)
+        await self.connections.serve(scope, receive, send, self.websocket_stack)
 
     def build_websocket_stack(self) -> ASGIApp:
         """User middleware, then the router: Starlette's error and exception middleware are left out for WebSockets.
@@ -189,6 +207,7 @@ class WsAPI(Starlette):
             k: v for k, v in self.exception_handlers.items() if not isinstance(k, int) and k is not Exception
         }
         self.websocket_exception_handlers = (exception_handlers, status_handlers)
+        self.connections.route_origins = route_origin_policies(self.router.routes)
         app: ASGIApp = self.router
         for cls, args, kwargs in reversed(self.user_middleware):
             app = cls(app, *args, **kwargs)
@@ -271,15 +290,14 @@ class WsAPI(Starlette):
         path: str,
         endpoint: Callable[..., Any] | MessageRouter,
         name: str | None = None,
-        *,
-        dependencies: Sequence[Dependency] | None = None,
+        **options: Unpack[WebSocketOptions],
     ) -> None:
-        self.router.add_api_websocket_route(path, endpoint, name, dependencies=dependencies)
+        self.router.add_api_websocket_route(path, endpoint, name, **options)
 
     def websocket(
-        self, path: str, name: str | None = None, *, dependencies: Sequence[Dependency] | None = None
+        self, path: str, name: str | None = None, **options: Unpack[WebSocketOptions]
     ) -> Callable[[DecoratedCallable], DecoratedCallable]:
-        return self.router.websocket(path, name, dependencies=dependencies)
+        return self.router.websocket(path, name, **options)
 
     def route(
         self, path: str, methods: Collection[str] | None = None, name: str | None = None, include_in_schema: bool = True

@@ -237,7 +237,9 @@ async def request_validation_exception_handler(request: Request, exc: Exception)
 
 async def websocket_request_validation_exception_handler(websocket: WebSocket, exc: Exception) -> None:
     assert isinstance(exc, WebSocketRequestValidationError)
-    logger.info("WebSocket %s refused: %s", websocket.url.path, exc.errors())
+    # Without the input: a rejected token would land in the log.
+    errors = [{k: v for k, v in error.items() if k != "input"} for error in exc.errors()]
+    logger.info("WebSocket %s refused: %s", websocket.url.path, errors)
     await refuse(websocket, status.WS_1008_POLICY_VIOLATION, describe_errors(exc.errors()))
 
 
