@@ -204,3 +204,16 @@ async def test_fifty_clients_spread_their_reconnects_over_the_backoff_window(ser
     # arriving within a few milliseconds of the restart as without jitter.
     assert spread > 0.5 * window and deviation > 0.15 * window
     assert busiest <= 20
+
+
+async def test_a_history_expired_by_its_ttl_is_reported_unrecovered(serve: Serve) -> None:
+    server = serve(CLIENTS_APP_HISTORY_TTL="0.3")
+    async with Client(server.ws, token="ada") as ada:
+        kept = await ada.publish("ttl", "old")
+        await asyncio.sleep(0.6)  # the channel's history expires 0.3 s after its last publication
+        fresh = await ada.publish("ttl", "new")
+        assert fresh.position.epoch != kept.position.epoch  # a new history, a new epoch
+        seen = record(ada, "ttl", since=kept.position)
+        await until(lambda: len(seen.subscribed) == 1, "the subscribed frame")
+        assert seen.subscribed == [Subscribed(fresh.position, recovered=False, resumed=True)]
+        assert seen.messages == []

@@ -85,6 +85,8 @@ interface Outgoing {
   text: string;
   id?: number;
   sent?(): void;
+  /** A send that will not go out (a call's promise is settled through `pending`). */
+  failed?(error: CallError): void;
 }
 
 const OPEN = 1;
@@ -169,7 +171,11 @@ export class Client<A extends Api = AnyApi> {
     const unavailable = this.unavailable();
     if (unavailable) return Promise.reject(unavailable);
     return new Promise((resolve, reject) => {
-      const entry: Outgoing = { text, sent: () => (clearTimeout(timer), resolve()) };
+      const entry: Outgoing = {
+        text,
+        sent: () => (clearTimeout(timer), resolve()),
+        failed: (error) => (clearTimeout(timer), reject(error)),
+      };
       const timer = setTimeout(() => {
         this.outbox = this.outbox.filter((queued) => queued !== entry);
         reject(new CallError("timeout", `${type}: not connected within ${this.timeout} ms`));
@@ -322,7 +328,7 @@ export class Client<A extends Api = AnyApi> {
       clearTimeout(call.timer);
       call.reject(error);
     }
-    this.outbox = [];
+    for (const outgoing of this.outbox.splice(0)) outgoing.failed?.(error);
     for (const waiter of this.waiters.splice(0)) waiter.reject(error);
     for (const subscription of this.subscriptions.values()) subscription.closed(error);
     this.subscriptions.clear();

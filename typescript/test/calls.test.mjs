@@ -70,6 +70,7 @@ test("a refused handshake (1008) stops retrying: the client is closed, with the 
   assert.equal(disconnected.reason, "bad token");
   assert.equal(disconnected.willRetry, false);
   await assert.rejects(bad.call("echo", 1), { code: "closed" });
+  await assert.rejects(bad.send("echo", 1), { code: "closed" });
   await sleep(300);
   assert.ok(!events.some((e) => e.type === "reconnecting"));
 });
@@ -119,4 +120,15 @@ test("offline: calls in flight reject, new ones wait for the connection (bounded
     failing.close();
     await down.kill();
   }
+});
+
+test("what waits for a connection fails with closed when the client gives up", async () => {
+  const nowhere = new Client("ws://127.0.0.1:1/channels", { retry: () => "stop" });
+  const queued = [
+    assert.rejects(nowhere.send("echo", 1), { code: "closed" }),
+    assert.rejects(nowhere.call("echo", 1), { code: "closed" }),
+    assert.rejects(nowhere.connect(), { code: "closed" }),
+  ];
+  await Promise.all(queued);
+  assert.equal(nowhere.state, "closed");
 });
