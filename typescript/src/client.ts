@@ -100,6 +100,7 @@ export class Client<A extends Api = AnyApi> {
   private readonly retry: RetryPolicy;
   private readonly timeout: number;
   private socket: WebSocketLike | null = null;
+  private openedAt: number | null = null; // when the current connection opened
   private timer: ReturnType<typeof setTimeout> | undefined;
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
@@ -270,7 +271,7 @@ export class Client<A extends Api = AnyApi> {
     this.socket = socket;
     socket.onopen = () => {
       if (socket !== this.socket) return;
-      this.backoff.reset();
+      this.openedAt = Date.now();
       this.setState("connected", { type: "connected" });
       for (const subscription of this.subscriptions.values()) this.sendSubscribe(subscription);
       const queued = this.outbox;
@@ -311,13 +312,18 @@ export class Client<A extends Api = AnyApi> {
       call.reject(new CallError("disconnected", `the connection closed (${code}) before the reply came`));
     }
     for (const subscription of this.subscriptions.values()) subscription.disconnected();
+    // The backoff starts over only after a connection that lasted: a server that accepts and closes at once (a
+    // refusal that retrying cannot cure, an overloaded one) sees the delays grow, whatever the close code says.
+    const lasted = this.openedAt !== null && Date.now() - this.openedAt >= this.backoff.max;
+    this.openedAt = null;
+    if (lasted) this.backoff.reset();
     const decision = this.retry(code, reason);
     this.setState("disconnected", { type: "disconnected", code, reason, willRetry: decision !== "stop" });
     if (decision === "stop") {
       this.stop(new CallError("closed", `the server closed the connection for good (${code}${reason ? `: ${reason}` : ""})`));
       return;
     }
-    const delay = decision === "now" ? this.backoff.soon() : this.backoff.next();
+    const delay = decision === "now" && lasted ? this.backoff.soon() : this.backoff.next();
     this.emit({ type: "reconnecting", delay, attempt: this.backoff.attempt });
     this.timer = setTimeout(() => void this.open(), delay);
   }

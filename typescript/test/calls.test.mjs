@@ -132,3 +132,14 @@ test("what waits for a connection fails with closed when the client gives up", a
   await Promise.all(queued);
   assert.equal(nowhere.state, "closed");
 });
+
+test("a server that accepts and closes at once sees the delays grow, even for a code that retries", async () => {
+  const expired = client({ token: "expired", backoff: { initial: 20, max: 1000 } });
+  const reconnecting = [];
+  expired.onState((event) => event.type === "reconnecting" && reconnecting.push(event));
+  await expired.connect().catch(() => {});
+  await until(() => reconnecting.length >= 4, "four retries");
+  expired.close();
+  assert.deepEqual(reconnecting.slice(0, 4).map((e) => e.attempt), [1, 2, 3, 4]);
+  reconnecting.slice(0, 4).forEach((event, n) => assert.ok(event.delay < 20 * 2 ** n, `delay ${event.delay}`));
+});
