@@ -10,7 +10,9 @@ from dataclasses import dataclass
 from time import monotonic
 from typing import Literal
 
-__all__ = ["DEFAULT_LIMITS", "FROM_APP", "Limits", "RateLimit", "TokenBucket"]
+from starlette.exceptions import WebSocketException
+
+__all__ = ["DEFAULT_LIMITS", "FROM_APP", "Limits", "RateLimit", "RateLimited", "TokenBucket"]
 
 FROM_APP = Literal["app"]  # a route's `rate_limit="app"`: the app's `Limits.messages`
 
@@ -91,3 +93,16 @@ class Limits:
 
 
 DEFAULT_LIMITS = Limits()
+
+
+class RateLimited(WebSocketException):
+    """Over a rate limit the app applies inside a handler (`hub.publish` over `Limits.publishes`).
+
+    Unhandled, it closes the connection with 1008; on a typed route it answers the message with a `rate_limited`
+    error frame instead, and the connection stays open.
+    """
+
+    def __init__(self, what: str, retry_after: float) -> None:
+        super().__init__(1008, f"Rate limit exceeded: {what}")
+        self.what = what
+        self.retry_after = retry_after

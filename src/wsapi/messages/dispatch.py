@@ -25,7 +25,7 @@ from wsapi import status
 from wsapi.concurrency import CallKind
 from wsapi.connections import CLOSE_RATE_LIMITED, CONNECTION_KEY, Connection
 from wsapi.dependencies import NO_BODY, Dependant, Errors, Solver, analyse
-from wsapi.limits import DEFAULT_LIMITS, RateLimit, TokenBucket
+from wsapi.limits import DEFAULT_LIMITS, RateLimit, RateLimited, TokenBucket
 from wsapi.messages.envelope import (
     ACK_PREFIX,
     ENVELOPE,
@@ -139,9 +139,10 @@ class _Limiter:
         bucket = self.route
         if bucket is not None and bucket.take(now):
             return bucket
-        bucket = self.by_type.get(type)
-        if bucket is not None and bucket.take(now):
-            return bucket
+        if self.by_type:
+            bucket = self.by_type.get(type)
+            if bucket is not None and bucket.take(now):
+                return bucket
         return None
 
 
@@ -173,13 +174,11 @@ class Dispatcher:
                     await solver.call(self.disconnect, values)
 
     def _limiter(self, websocket: WebSocket) -> _Limiter:
-        """The connection's buckets; the connection's own inbound limit is this route's to apply, with error frames."""
+        """The connection's buckets: the route reads its frames past the connection's guard, these replace it."""
         connection: Connection | None = websocket.scope.get(CONNECTION_KEY)
         limit = self.router.rate_limit
         if limit == "app":
             limit = (connection.limits if connection is not None else DEFAULT_LIMITS).messages
-        if connection is not None:
-            connection.use_limits(None, self.router.max_message_size)
         return _Limiter(limit, self.router.type_limits)
 
     async def _receive_loop(self, websocket: WebSocket, solver: Solver) -> None:
@@ -262,6 +261,10 @@ class Dispatcher:
             return False
         except MessageError as exc:
             await websocket.send_text(encode_error(id, exc.code, exc.message))
+            return True
+        except RateLimited as exc:
+            message = f"Rate limit exceeded: {exc.what}"
+            await websocket.send_text(encode_error(id, ErrorCode.RATE_LIMITED, message, None, exc.retry_after))
             return True
         except (WebSocketException, WebSocketDisconnect):
             raise
