@@ -280,11 +280,13 @@ def charge_publish() -> None:
 def identify(connection: HTTPConnection, user: Hashable, *, expires_at: float | datetime | None = None) -> None:
     """Say whose `connection` is (a user id: a string or an integer), and until when its credentials hold.
 
-    Call it from a security dependency or the endpoint. The per-user limits apply (HTTP 429 before `accept()`,
-    close 1008 after); `hub.disconnect_user(user)` closes it, on every process; at `expires_at` (a Unix time, as a
-    token's `exp`, or an aware datetime) it is closed with 4401 unless `identify` is called again with a later
-    one, typically from a message by which the client sends a fresh token.
+    Call it from a security dependency or the endpoint; on an HTTP request it does nothing. The per-user limits
+    apply (HTTP 429 before `accept()`, close 1008 after); `hub.disconnect_user(user)` closes it, on every process;
+    at `expires_at` (a Unix time, as a token's `exp`, or an aware datetime) it is closed with 4401 unless
+    `identify` is called again with a later one, typically from a message by which the client sends a fresh token.
     """
+    if connection.scope["type"] != "websocket":
+        return  # an HTTP request: one security dependency can serve both kinds of route
     record = connection.scope.get(CONNECTION_KEY)
     if not isinstance(record, Connection):
         raise RuntimeError("identify() needs a WebSocket served by a WsAPI app")
