@@ -130,9 +130,9 @@ async def test_readiness_follows_the_backend(workers: str, redis_server: RedisSe
         response = await http.get(f"http://{workers}/health", timeout=10)
         assert (response.status_code, response.json()) == (200, {"status": "ok", "channels": "up"})
         redis_server.kill()
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 20
         while (response := await http.get(f"http://{workers}/health", timeout=10)).status_code == 200:
-            assert time.monotonic() < deadline, "still ready 10 s after Redis was killed"
+            assert time.monotonic() < deadline, "still ready 20 s after Redis was killed"
             await asyncio.sleep(0.1)
         assert response.status_code == 503
         assert response.json()["channels"] == "down"
