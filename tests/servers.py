@@ -35,13 +35,23 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 
 
 @contextlib.contextmanager
 def uvicorn_server(
-    app: str, *, app_dir: Path | str, extra_args: tuple[str, ...] = (), env: dict[str, str] | None = None
+    app: str,
+    *,
+    app_dir: Path | str,
+    extra_args: tuple[str, ...] = (),
+    env: dict[str, str] | None = None,
+    log: Path | None = None,
 ) -> Iterator[int]:
-    """Run `uvicorn app` from `app_dir`, with `env` added to the environment; yields the port."""
+    """Run `uvicorn app` from `app_dir`, with `env` added to the environment; yields the port.
+
+    With `log`, what the server writes to stderr (its log) goes to that file.
+    """
     port = free_port()
     command = [sys.executable, "-m", "uvicorn", app, "--app-dir", str(app_dir)]
     command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", *extra_args]
-    process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})})
+    environment = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    stderr = log.open("wb") if log is not None else None
+    process = subprocess.Popen(command, cwd=ROOT, env=environment, stderr=stderr)
     try:
         wait_for_port(port, process)
         yield port
@@ -52,3 +62,5 @@ def uvicorn_server(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        if stderr is not None:
+            stderr.close()

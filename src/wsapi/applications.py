@@ -10,11 +10,11 @@ from starlette.middleware import Middleware
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, ExceptionHandler, Lifespan, Receive, Scope, Send
-from starlette.websockets import WebSocket
+from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from wsapi.asyncapi import build_document
 from wsapi.asyncapi.endpoints import asyncapi_routes
-from wsapi.exceptions import DEFAULT_HANDLERS
+from wsapi.exceptions import CONNECTION_KEY, DEFAULT_HANDLERS, DISCONNECT_KEY, close_after_error
 from wsapi.messages import MessageRouter
 from wsapi.metrics import OFF, Hooks
 from wsapi.params import Dependency
@@ -80,13 +80,23 @@ class WsAPI(Starlette):
         if self.websocket_stack is None:
             self.websocket_stack = self.build_websocket_stack()
         scope["starlette.exception_handlers"] = self.websocket_exception_handlers
-        await self.websocket_stack(scope, receive, send)
+        # Shared with a mounted wsapi app, so that whichever sees an exception first knows the connection's state.
+        connection: list[WebSocket] = scope.setdefault(CONNECTION_KEY, [])
+        try:
+            await self.websocket_stack(scope, receive, send)
+        except WebSocketDisconnect:
+            if scope.get(DISCONNECT_KEY):
+                raise
+        except Exception:
+            await close_after_error(connection[-1] if connection else WebSocket(scope, receive, send))
+            raise
 
     def build_websocket_stack(self) -> ASGIApp:
         """User middleware, then the router: Starlette's error and exception middleware are left out for WebSockets.
 
         The first only acts on HTTP; the second's work is done by the WebSocket route itself (see
-        `handle_websocket_error`), which saves a send wrapper per message and frames kept per connection.
+        `handle_websocket_error`), which saves a send wrapper per message and frames kept per connection. What no
+        handler takes propagates through the user middleware to `__call__`, which closes with 1011 and re-raises.
         """
         status_handlers = {k: v for k, v in self.exception_handlers.items() if isinstance(k, int)}
         exception_handlers = {
