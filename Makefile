@@ -5,7 +5,7 @@ STAMP := $(VENV)/.installed-stamp
 .PHONY: demo test lint install system-deps bench
 
 demo: $(STAMP)
-	$(BIN)/uvicorn --app-dir examples/chat main:app --host 127.0.0.1 --port 8000
+	$(BIN)/python -m wsapi --app-dir examples/chat main:app --host 127.0.0.1 --port 8000
 
 test: $(STAMP) system-deps lint
 	$(BIN)/pytest

@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -35,26 +36,36 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 
 
 @contextlib.contextmanager
 def uvicorn_server(
+    app: str, *, app_dir: Path | str, extra_args: tuple[str, ...] = (), env: dict[str, str] | None = None
+) -> Iterator[int]:
+    """Run `uvicorn app` from `app_dir`, with `env` added to the environment; yields the port."""
+    with served(app, app_dir=app_dir, extra_args=extra_args, env=env) as (port, _):
+        yield port
+
+
+@contextlib.contextmanager
+def served(
     app: str,
     *,
     app_dir: Path | str,
     extra_args: tuple[str, ...] = (),
     env: dict[str, str] | None = None,
-    log: Path | None = None,
-) -> Iterator[int]:
-    """Run `uvicorn app` from `app_dir`, with `env` added to the environment; yields the port.
+    launcher: str = "uvicorn",
+    log_level: str = "warning",
+    output: IO[bytes] | None = None,
+) -> Iterator[tuple[int, int]]:
+    """`python -m <launcher> app` (uvicorn, or wsapi's launcher) from `app_dir`; yields its port and PID.
 
-    With `log`, what the server writes to stderr (its log) goes to that file.
+    The server's stdout and stderr go to `output` if given (a file), else to the test's.
     """
     port = free_port()
-    command = [sys.executable, "-m", "uvicorn", app, "--app-dir", str(app_dir)]
-    command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", *extra_args]
+    command = [sys.executable, "-m", launcher, app, "--app-dir", str(app_dir)]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", log_level, *extra_args]
     environment = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
-    stderr = log.open("wb") if log is not None else None
-    process = subprocess.Popen(command, cwd=ROOT, env=environment, stderr=stderr)
+    process = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=output, stderr=output)
     try:
         wait_for_port(port, process)
-        yield port
+        yield port, process.pid
     finally:
         process.send_signal(signal.SIGTERM)
         try:
@@ -62,5 +73,3 @@ def uvicorn_server(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-        if stderr is not None:
-            stderr.close()

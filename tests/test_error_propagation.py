@@ -11,7 +11,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from tests.servers import uvicorn_server
+from tests.servers import served
 from wsapi import Depends, FastAPI, Query, WebSocket, WebSocketDisconnect, WebSocketException
 from wsapi.middleware import Middleware
 from wsapi.testclient import AsyncTestClient, TestClient
@@ -177,9 +177,9 @@ def anyio_backend() -> str:
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+def failing_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     log = tmp_path_factory.mktemp("uvicorn") / "stderr.log"
-    with uvicorn_server("failing:app", app_dir=APPS, log=log) as port:
+    with log.open("wb") as output, served("failing:app", app_dir=APPS, output=output) as (port, _):
         yield f"127.0.0.1:{port}", log
 
 
@@ -203,9 +203,9 @@ def _log_once_it_has(log: Path, text: str, times: int = 1) -> str:
 
 
 def test_a_real_server_logs_the_exception_and_the_client_gets_1011_before_or_after_accept(
-    served: tuple[str, Path],
+    failing_server: tuple[str, Path],
 ) -> None:
-    address, log = served
+    address, log = failing_server
     assert _close_code(address, "/before-accept") == 1011
     assert _close_code(address, "/after-accept", send="go") == 1011
     content = _log_once_it_has(log, "ValueError: boom after accept")
@@ -213,8 +213,8 @@ def test_a_real_server_logs_the_exception_and_the_client_gets_1011_before_or_aft
     assert "ValueError: boom after accept" in content
 
 
-def test_a_real_server_ends_a_connection_the_client_left_quietly(served: tuple[str, Path]) -> None:
-    address, log = served
+def test_a_real_server_ends_a_connection_the_client_left_quietly(failing_server: tuple[str, Path]) -> None:
+    address, log = failing_server
     marker = "ValueError: boom after accept"
     seen = log.read_text().count(marker)
 

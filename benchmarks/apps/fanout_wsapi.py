@@ -3,12 +3,15 @@ each text received on `/pub` is published once. FANOUT_REDIS_URL selects the Red
 
 import os
 
+from benchmarks.apps import UNTRIGGERED_LIMITS
 from wsapi import WebSocket, WsAPI
 from wsapi.channels import Backend, Channels, ChannelsDep, MemoryBackend, RedisBackend
 
 url = os.environ.get("FANOUT_REDIS_URL")
 backend: Backend = RedisBackend(url) if url else MemoryBackend()
-app = WsAPI(channels=Channels(backend, queue_size=int(os.environ.get("FANOUT_QUEUE_SIZE", "256"))))
+app = WsAPI(
+    limits=UNTRIGGERED_LIMITS, channels=Channels(backend, queue_size=int(os.environ.get("FANOUT_QUEUE_SIZE", "256")))
+)
 
 
 @app.websocket("/sub")

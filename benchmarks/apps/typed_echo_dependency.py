@@ -7,9 +7,10 @@ from typing import Annotated
 
 from pydantic import BaseModel
 
+from benchmarks.apps import UNTRIGGERED_LIMITS
 from wsapi import Depends, MessageRouter, WsAPI
 
-app = WsAPI()
+app = WsAPI(limits=UNTRIGGERED_LIMITS)
 echo_router = MessageRouter()
 
 

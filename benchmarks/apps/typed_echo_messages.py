@@ -7,9 +7,10 @@ hand) and `typed_echo_dependency` (the same with one per-message dependency).
 
 from pydantic import BaseModel
 
+from benchmarks.apps import UNTRIGGERED_LIMITS
 from wsapi import MessageRouter, WsAPI
 
-app = WsAPI()
+app = WsAPI(limits=UNTRIGGERED_LIMITS)
 echo_router = MessageRouter()
 
 

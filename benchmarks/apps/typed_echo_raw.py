@@ -3,9 +3,10 @@
 What a FastAPI user writes today; the baseline `typed_echo_messages` is measured against. Same frames: see there.
 """
 
+from benchmarks.apps import UNTRIGGERED_LIMITS
 from wsapi import WebSocket, WebSocketDisconnect, WsAPI
 
-app = WsAPI()
+app = WsAPI(limits=UNTRIGGERED_LIMITS)
 
 
 @app.websocket("/echo")

@@ -1,11 +1,12 @@
-"""wsapi: the FastAPI variant with only its import line changed (public API only)."""
+"""wsapi: the FastAPI variant with only its import line changed (public API only), and its limits set above the
+load (`UNTRIGGERED_LIMITS`)."""
 
 from typing import Annotated
 
-from benchmarks.apps import SESSION, TOKEN
+from benchmarks.apps import SESSION, TOKEN, UNTRIGGERED_LIMITS
 from wsapi import Cookie, Depends, FastAPI, Header, Query, WebSocket, WebSocketDisconnect, WebSocketException
 
-app = FastAPI()
+app = FastAPI(limits=UNTRIGGERED_LIMITS)
 
 
 async def checked_item(item_id: int) -> int:

@@ -1,11 +1,15 @@
 """wsapi's flagship example: a multi-room chat with presence, history and resume, on one process or many.
 
-    uvicorn --app-dir examples/chat main:app --reload                       # one process, memory backend
-    REDIS_URL=redis://127.0.0.1:6379/0 uvicorn --app-dir examples/chat main:app --workers 4   # many, via Redis
+    python -m wsapi --app-dir examples/chat main:app --reload                       # one process, memory backend
+    REDIS_URL=redis://127.0.0.1:6379/0 python -m wsapi --app-dir examples/chat main:app --workers 4   # via Redis
 
 Open http://127.0.0.1:8000, pick a name, join rooms. The protocol is declared with a `MessageRouter` (documented at
 /asyncapi): the browser sends typed requests (`join`, `leave`, `say`, `rooms`) and receives the rooms' channel
 frames (`subscribed`, `message`, `join`, `leave`), each carrying its position so a reconnect resumes where it was.
+
+It runs with wsapi's guards as a public chat would: sockets only from its own pages (the default origin check),
+each message type with the rate a person can type at, 16 KiB per message, at most 20 connections per address.
+`python -m wsapi` (rather than `uvicorn`) makes the server itself refuse larger frames, before reading them.
 """
 
 import os
@@ -17,7 +21,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.staticfiles import StaticFiles
 
-from wsapi import Depends, MessageError, MessageRouter, Query, WebSocket, WsAPI
+from wsapi import Depends, Limits, MessageError, MessageRouter, Query, RateLimit, WebSocket, WsAPI
 from wsapi.channels import Backend, Channels, ChannelsDep, MemoryBackend, Position, RedisBackend, Subscription
 from wsapi.responses import FileResponse
 
@@ -36,8 +40,10 @@ app = WsAPI(
     title="wsapi chat",
     description="Rooms with presence, history on join and resume after reconnect.",
     channels=Channels(backend(), queue_size=512),
+    limits=Limits(max_connections_per_ip=20, handshakes_per_ip=RateLimit(2, burst=20)),
 )
-chat = MessageRouter(max_message_size=16 * 1024)
+# Over a limit, a request gets a `rate_limited` error frame; a client that ignores those is closed with 1008.
+chat = MessageRouter(max_message_size=16 * 1024, rate_limit=RateLimit(10, burst=40))
 
 
 class Join(BaseModel):
@@ -104,7 +110,7 @@ async def connect(name: Name, rooms: Rooms) -> None:
     """Connect under a name (`/ws?name=ada`); then join rooms."""
 
 
-@chat.on("join")
+@chat.on("join", rate_limit=RateLimit(1, burst=20))  # every room at once on (re)connect, then now and then
 async def join(request: Join, name: Name, rooms: Rooms, hub: ChannelsDep) -> Joined:
     """Join a room: its channel frames follow, from `since` or else the last 50 messages."""
     since = request.since
@@ -116,13 +122,13 @@ async def join(request: Join, name: Name, rooms: Rooms, hub: ChannelsDep) -> Joi
     return Joined(room=request.room, members=sorted(m.info["name"] for m in members))
 
 
-@chat.on("leave")
+@chat.on("leave", rate_limit=RateLimit(1, burst=20))
 async def leave(request: Leave, rooms: Rooms) -> None:
     """Leave a room."""
     await rooms.unsubscribe(channel(request.room))
 
 
-@chat.on("say")
+@chat.on("say", rate_limit=RateLimit(2, burst=10))
 async def say(request: Say, name: Name, rooms: Rooms, hub: ChannelsDep) -> None:
     """Say something in a room you have joined."""
     if channel(request.room) not in rooms.channels:
@@ -130,7 +136,7 @@ async def say(request: Say, name: Name, rooms: Rooms, hub: ChannelsDep) -> None:
     await hub.publish(channel(request.room), Said(name=name, text=request.text, at=datetime.now(UTC)))
 
 
-@chat.on("rooms")
+@chat.on("rooms", rate_limit=RateLimit(0.5, burst=5))
 async def list_rooms(hub: ChannelsDep) -> list[Room]:
     """The default rooms, with how many are in each."""
     return [Room(name=room, members=len(await hub.presence(channel(room)))) for room in DEFAULT_ROOMS]

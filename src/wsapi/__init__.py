@@ -3,17 +3,20 @@
 from starlette.exceptions import WebSocketException
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
-from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from wsapi import status
 from wsapi.applications import FastAPI, WsAPI
 from wsapi.channels import Channels, ChannelsDep, Position
+from wsapi.connections import identify
 from wsapi.endpoints import WebSocketEndpoint
 from wsapi.exceptions import HTTPException, RequestValidationError, WebSocketRequestValidationError
+from wsapi.limits import Limits, RateLimit
 from wsapi.messages import MessageError, MessageRouter
 from wsapi.params import Body, Cookie, Depends, Header, Path, Query, Security
 from wsapi.routing import APIRouter
 from wsapi.security import SecurityScopes
+from wsapi.websockets import WebSocket
 
 __version__ = "0.1.0"
 
@@ -28,11 +31,13 @@ __all__ = [
     "HTTPConnection",
     "HTTPException",
     "Header",
+    "Limits",
     "MessageError",
     "MessageRouter",
     "Path",
     "Position",
     "Query",
+    "RateLimit",
     "Request",
     "RequestValidationError",
     "Response",
@@ -45,5 +50,6 @@ __all__ = [
     "WebSocketRequestValidationError",
     "WebSocketState",
     "WsAPI",
+    "identify",
     "status",
 ]

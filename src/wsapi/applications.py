@@ -14,11 +14,22 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from wsapi.asyncapi import build_document
 from wsapi.asyncapi.endpoints import asyncapi_routes
-from wsapi.exceptions import CONNECTION_KEY, DEFAULT_HANDLERS, DISCONNECT_KEY, close_after_error
+from wsapi.connections import CONNECTION_KEY, Connection, Connections
+from wsapi.exceptions import DEFAULT_HANDLERS, DISCONNECT_KEY, close_after_error
+from wsapi.limits import DEFAULT_LIMITS, Limits
 from wsapi.messages import MessageRouter
 from wsapi.metrics import OFF, Hooks
+from wsapi.origins import OriginPolicy
 from wsapi.params import Dependency
-from wsapi.routing import APIRouter, DecoratedCallable, MethodOptions, RouteOptions
+from wsapi.redaction import install_redaction
+from wsapi.routing import (
+    APIRouter,
+    DecoratedCallable,
+    MethodOptions,
+    RouteOptions,
+    WebSocketOptions,
+    route_origin_policies,
+)
 
 if TYPE_CHECKING:
     from wsapi.channels import Channels
@@ -44,6 +55,8 @@ class WsAPI(Starlette):
         asyncapi_url: str | None = "/asyncapi.json",
         asyncapi_docs_url: str | None = "/asyncapi",
         channels: Channels | None = None,
+        allowed_origins: Sequence[str] | None = None,
+        limits: Limits = DEFAULT_LIMITS,
     ) -> None:
         handlers: dict[Any, ExceptionHandler] = {**DEFAULT_HANDLERS, **(exception_handlers or {})}
         super().__init__(debug=debug, middleware=middleware, exception_handlers=handlers)
@@ -55,6 +68,9 @@ class WsAPI(Starlette):
         self.websocket_stack: ASGIApp | None = None
         self.websocket_exception_handlers: tuple[dict[Any, ExceptionHandler], dict[int, ExceptionHandler]] = ({}, {})
         self.asyncapi_schema: dict[str, Any] | None = None
+        # Every handshake passes the origin check and the limits before any route sees it (see wsapi.connections).
+        self.connections = Connections(limits, OriginPolicy(allowed_origins))
+        install_redaction()
         if asyncapi_url:
             self.router.routes.extend(asyncapi_routes(asyncapi_url, asyncapi_docs_url))
         self.metrics: Hooks = OFF  # `wsapi.metrics.serve_metrics(app)` turns them on
@@ -80,15 +96,17 @@ class WsAPI(Starlette):
         if self.websocket_stack is None:
             self.websocket_stack = self.build_websocket_stack()
         scope["starlette.exception_handlers"] = self.websocket_exception_handlers
-        # Shared with a mounted wsapi app, so that whichever sees an exception first knows the connection's state.
-        connection: list[WebSocket] = scope.setdefault(CONNECTION_KEY, [])
         try:
-            await self.websocket_stack(scope, receive, send)
+            await self.connections.serve(scope, receive, send, self.websocket_stack)
         except WebSocketDisconnect:
             if scope.get(DISCONNECT_KEY):
                 raise
         except Exception:
-            await close_after_error(connection[-1] if connection else WebSocket(scope, receive, send))
+            # The endpoint's WebSocket knows how far the connection got (a mounted wsapi app's, if the error came
+            # through one: it has closed it already); without one, the error came before any endpoint ran.
+            connection: Connection | None = scope.get(CONNECTION_KEY)
+            websocket = connection.websocket if connection is not None else None
+            await close_after_error(websocket or WebSocket(scope, receive, send))
             raise
 
     def build_websocket_stack(self) -> ASGIApp:
@@ -103,6 +121,7 @@ class WsAPI(Starlette):
             k: v for k, v in self.exception_handlers.items() if not isinstance(k, int) and k is not Exception
         }
         self.websocket_exception_handlers = (exception_handlers, status_handlers)
+        self.connections.route_origins = route_origin_policies(self.router.routes)
         app: ASGIApp = self.router
         for cls, args, kwargs in reversed(self.user_middleware):
             app = cls(app, *args, **kwargs)
@@ -168,15 +187,14 @@ class WsAPI(Starlette):
         path: str,
         endpoint: Callable[..., Any] | MessageRouter,
         name: str | None = None,
-        *,
-        dependencies: Sequence[Dependency] | None = None,
+        **options: Unpack[WebSocketOptions],
     ) -> None:
-        self.router.add_api_websocket_route(path, endpoint, name, dependencies=dependencies)
+        self.router.add_api_websocket_route(path, endpoint, name, **options)
 
     def websocket(
-        self, path: str, name: str | None = None, *, dependencies: Sequence[Dependency] | None = None
+        self, path: str, name: str | None = None, **options: Unpack[WebSocketOptions]
     ) -> Callable[[DecoratedCallable], DecoratedCallable]:
-        return self.router.websocket(path, name, dependencies=dependencies)
+        return self.router.websocket(path, name, **options)
 
     def route(
         self, path: str, methods: Collection[str] | None = None, name: str | None = None, include_in_schema: bool = True

@@ -10,7 +10,8 @@ from starlette.types import Message
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from wsapi import status
-from wsapi.exceptions import refuse, track
+from wsapi.connections import CONNECTION_KEY
+from wsapi.exceptions import refuse
 
 __all__ = ["HTTPEndpoint", "WebSocketEndpoint"]
 
@@ -37,7 +38,9 @@ class WebSocketEndpoint(_starlette.WebSocketEndpoint):
 
     async def dispatch(self) -> None:
         websocket = WebSocket(self.scope, receive=self.receive, send=self.send)
-        track(websocket)
+        connection = self.scope.get(CONNECTION_KEY)
+        if connection is not None:  # so that the app can tell how far this connection got when an error comes out
+            connection.websocket = websocket
         close_code: int = status.WS_1000_NORMAL_CLOSURE
         try:
             await self.on_connect(websocket)

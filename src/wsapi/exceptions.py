@@ -40,9 +40,6 @@ logger = logging.getLogger("wsapi")
 
 MAX_CLOSE_REASON_BYTES = 123  # a close frame's payload is at most 125 bytes, 2 of which carry the code
 REFUSAL_KEY = "wsapi.refusal"  # marks the accept message of an accept-then-close refusal
-# The app puts a list in the scope; the endpoint's `WebSocket` goes in it, so that the app knows, when an exception
-# comes out, whether the connection is still to be closed. A list, so that a middleware's copy of the scope shares it.
-CONNECTION_KEY = "wsapi.connection"
 DISCONNECT_KEY = "wsapi.raise_disconnect"  # set by test clients: re-raise an escaped WebSocketDisconnect
 
 __all__ = [
@@ -191,13 +188,6 @@ def _handler_for(scope: Scope, exc: Exception) -> Callable[..., Any] | None:
     return None
 
 
-def track(websocket: WebSocket) -> None:
-    """Let the app see `websocket`'s state when an exception comes out of the endpoint (see `CONNECTION_KEY`)."""
-    connection = websocket.scope.get(CONNECTION_KEY)
-    if connection is not None:
-        connection.append(websocket)
-
-
 async def handle_websocket_error(websocket: WebSocket, exc: Exception) -> bool:
     """Give `exc` to the app's handler for it; False if there is none, and the caller is to re-raise it.
 
@@ -256,7 +246,9 @@ async def request_validation_exception_handler(request: Request, exc: Exception)
 
 async def websocket_request_validation_exception_handler(websocket: WebSocket, exc: Exception) -> None:
     assert isinstance(exc, WebSocketRequestValidationError)
-    logger.info("WebSocket %s refused: %s", websocket.url.path, exc.errors())
+    # Without the input: a rejected token would land in the log.
+    errors = [{k: v for k, v in error.items() if k != "input"} for error in exc.errors()]
+    logger.info("WebSocket %s refused: %s", websocket.url.path, errors)
     await refuse(websocket, status.WS_1008_POLICY_VIOLATION, describe_errors(exc.errors()))
 
 

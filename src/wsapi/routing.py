@@ -17,9 +17,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, Router, WebSocketRoute, compile_path
 from starlette.types import ASGIApp, Lifespan, Receive, Scope, Send
-from starlette.websockets import WebSocket, WebSocketClose, WebSocketDisconnect, WebSocketState
+from starlette.websockets import WebSocketClose, WebSocketDisconnect, WebSocketState
 
 from wsapi.concurrency import is_async_callable
+from wsapi.connections import CONNECTION_KEY, Connection
 from wsapi.dependencies import NO_BODY, Dependant, Solver, analyse
 from wsapi.dependencies.solving import Overrides
 from wsapi.exceptions import (
@@ -28,11 +29,13 @@ from wsapi.exceptions import (
     WebSocketRequestValidationError,
     endpoint_context,
     handle_websocket_error,
-    track,
 )
+from wsapi.limits import FROM_APP, RateLimit
 from wsapi.messages import Dispatcher, MessageRouter
 from wsapi.metrics import OFF, Hooks
+from wsapi.origins import OriginPolicy
 from wsapi.params import Dependency
+from wsapi.websockets import WebSocket
 
 logger = logging.getLogger("wsapi")
 
@@ -143,6 +146,20 @@ class APIRoute(Route):
             raise RequestValidationError([error]) from exc
 
 
+class WebSocketOptions(TypedDict, total=False):
+    """What a WebSocket route takes besides its path, endpoint and name.
+
+    `allowed_origins` replaces the app's for this route (see `wsapi.origins`). `rate_limit` (inbound messages per
+    connection; `None` for none) and `max_message_size` (bytes) replace the app's `Limits` for a function or class
+    endpoint; a `MessageRouter` takes its own.
+    """
+
+    dependencies: Sequence[Dependency] | None
+    allowed_origins: Sequence[str] | None
+    rate_limit: RateLimit | FROM_APP | None
+    max_message_size: int | None
+
+
 class APIWebSocketRoute(WebSocketRoute):
     """A WebSocket route whose endpoint gets its arguments from the dependency engine.
 
@@ -158,12 +175,23 @@ class APIWebSocketRoute(WebSocketRoute):
         *,
         name: str | None = None,
         dependencies: Sequence[Dependency] | None = None,
+        allowed_origins: Sequence[str] | None = None,
+        rate_limit: RateLimit | FROM_APP | None = "app",
+        max_message_size: int | None = None,
     ) -> None:
         super().__init__(path, endpoint, name=name)  # type: ignore[arg-type]  # a MessageRouter is served by run()
         if name is None and isinstance(endpoint, MessageRouter):
             # Named after the path: the class name would give every message route the same name.
             self.name = re.sub(r"[^A-Za-z0-9]+", "_", self.path_format).strip("_") or "root"
+        if isinstance(endpoint, MessageRouter) and (rate_limit != "app" or max_message_size is not None):
+            raise TypeError(f"route {self.name!r}: set rate_limit and max_message_size on its MessageRouter")
         self.dependencies = list(dependencies or [])
+        self.allowed_origins = allowed_origins
+        self.origin_policy = None if allowed_origins is None else OriginPolicy(allowed_origins)
+        self.rate_limit = rate_limit
+        self.max_message_size = max_message_size
+        if inspect.isclass(endpoint) and (rate_limit != "app" or max_message_size is not None):
+            self.app = self._with_limits(self.app)
         self.dependant: Dependant | None = None
         self.dispatcher: Dispatcher | None = None
         if inspect.isclass(endpoint):
@@ -188,13 +216,31 @@ class APIWebSocketRoute(WebSocketRoute):
     # The coroutine frames below live as long as the connection, so there are as few of them as can be:
     # exceptions are handled here rather than through Starlette's wrapper, which adds frames and a send wrapper.
 
+    def _with_limits(self, app: ASGIApp) -> ASGIApp:
+        async def limited(scope: Scope, receive: Receive, send: Send) -> None:
+            self._use_limits(scope.get(CONNECTION_KEY))
+            await app(scope, receive, send)
+
+        return limited
+
+    def _use_limits(self, connection: Connection | None) -> None:
+        if connection is not None:
+            connection.use_limits(
+                connection.limits.messages if self.rate_limit == "app" else self.rate_limit,
+                connection.limits.max_message_size if self.max_message_size is None else self.max_message_size,
+            )
+
     async def handle_websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         metrics: Hooks = getattr(scope.get("app"), "metrics", OFF)
         if metrics.on:
             send = metrics.watch(send, self.path_format)
         websocket = WebSocket(scope, receive, send)
-        track(websocket)
         overrides = _overrides(scope)
+        connection: Connection | None = scope.get(CONNECTION_KEY)
+        if connection is not None:
+            connection.websocket = websocket
+            if self.rate_limit != "app" or self.max_message_size is not None:
+                self._use_limits(connection)
         try:
             # An override may bring yield-dependencies the plan does not have: with overrides, both stacks exist.
             async with AsyncExitStack() if self.needs_exit_stack or overrides else nullcontext() as stack:
@@ -300,23 +346,16 @@ class APIRouter(Router):
         path: str,
         endpoint: Callable[..., Any] | MessageRouter,
         name: str | None = None,
-        *,
-        dependencies: Sequence[Dependency] | None = None,
+        **options: Unpack[WebSocketOptions],
     ) -> None:
-        self.routes.append(
-            APIWebSocketRoute(
-                self.prefix + path,
-                endpoint,
-                name=name,
-                dependencies=[*self.dependencies, *(dependencies or [])],
-            )
-        )
+        options["dependencies"] = [*self.dependencies, *(options.get("dependencies") or [])]
+        self.routes.append(APIWebSocketRoute(self.prefix + path, endpoint, name=name, **options))
 
     def websocket(
-        self, path: str, name: str | None = None, *, dependencies: Sequence[Dependency] | None = None
+        self, path: str, name: str | None = None, **options: Unpack[WebSocketOptions]
     ) -> Callable[[DecoratedCallable], DecoratedCallable]:
         def decorator(func: DecoratedCallable) -> DecoratedCallable:
-            self.add_api_websocket_route(path, func, name=name, dependencies=dependencies)
+            self.add_api_websocket_route(path, func, name=name, **options)
             return func
 
         return decorator
@@ -381,7 +420,13 @@ class APIRouter(Router):
                 )
             elif isinstance(route, APIWebSocketRoute):
                 self.add_api_websocket_route(
-                    prefix + route.path, route.endpoint, name=route.name, dependencies=[*extra, *route.dependencies]
+                    prefix + route.path,
+                    route.endpoint,
+                    name=route.name,
+                    dependencies=[*extra, *route.dependencies],
+                    allowed_origins=route.allowed_origins,
+                    rate_limit=route.rate_limit,
+                    max_message_size=route.max_message_size,
                 )
             else:
                 self.routes.append(_moved(route, self.prefix + prefix))
@@ -421,3 +466,14 @@ def _nested(outer: Lifespan[Any], inner: Lifespan[Any]) -> Lifespan[Any]:
                 yield {**(outer_state or {}), **(inner_state or {})}
 
     return lifespan  # type: ignore[return-value]  # stateful when either is: Starlette's union cannot say so
+
+
+def route_origin_policies(routes: Sequence[BaseRoute]) -> list[tuple[BaseRoute, OriginPolicy]]:
+    """The WebSocket routes with allowed origins of their own; one under a `Mount` is an error (never matched)."""
+    policies: list[tuple[BaseRoute, OriginPolicy]] = []
+    for route in routes:
+        if isinstance(route, APIWebSocketRoute) and route.origin_policy is not None:
+            policies.append((route, route.origin_policy))
+        elif isinstance(route, Mount) and route_origin_policies(route.routes):
+            raise ValueError(f"allowed_origins on a route under the mount {route.path!r}: set it on the app instead")
+    return policies

@@ -100,11 +100,20 @@ class WebSocketTestSession(_starlette.WebSocketTestSession):
             scope[DISCONNECT_KEY] = True
 
         async def run(scope: Scope, receive: Receive, send: Send) -> None:
-            # Kept, not raised, so that Starlette's session keeps its streams open: the close frame the app sent
-            # on its way out is still there to be read.
+            closed = False
+
+            async def watched(message: Message) -> None:
+                nonlocal closed
+                closed = closed or message["type"] in ("websocket.close", "websocket.http.response.start")
+                await send(message)
+
             try:
-                await app(scope, receive, send)
+                await app(scope, receive, watched)
             except Exception as exc:
+                if not closed:
+                    raise  # an app that did not close (not a wsapi one): Starlette's session raises it as it is
+                # Kept, not raised, so that Starlette's session keeps its streams open: the close frame the app
+                # sent on its way out is still there to be read. Raised when the session ends.
                 if raise_server_exceptions:
                     self._app_error = exc
             finally:

@@ -172,7 +172,7 @@ def test_message_payloads_are_whole_envelopes(document: dict[str, Any]) -> None:
     assert channel["messages"]["error"] == {"$ref": "#/components/messages/error"}
     schemas = document["components"]["schemas"]
     assert schemas["Say"]["properties"]["text"]["description"] == "What to say."
-    assert set(schemas["ErrorData"]["properties"]) == {"code", "message", "errors"}
+    assert set(schemas["ErrorData"]["properties"]) == {"code", "message", "errors", "retry_after"}
 
 
 def test_discriminated_unions_use_asyncapis_discriminator(asyncapi_validator: jsonschema.Draft7Validator) -> None:
@@ -219,4 +219,5 @@ def test_a_typed_route_documents_its_close_codes_after_the_connect_hooks_descrip
     assert first == "The key must match the room's."
     assert "1008 after 10 bad messages in a row" in limits
     assert f"1009 for a frame over {1024 * 1024} bytes" in limits
+    assert "over a rate limit per connection (all messages the app's limit)" in limits
     assert "description" not in document["channels"]["items"]  # a plain route has no such limits

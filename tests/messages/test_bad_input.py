@@ -224,3 +224,26 @@ def test_a_handler_that_closes_the_connection_gets_no_reply_sent(client: TestCli
         with pytest.raises(WebSocketDisconnect) as closed:
             ws.receive_message()
     assert (closed.value.code, closed.value.reason) == (4000, "bye")
+
+
+def test_an_error_frame_echoes_only_a_short_cut_copy_of_the_input() -> None:
+    client = TestClient(build_app(max_message_size=64 * 1024, max_bad_messages=10)[0])
+    with client.websocket_connect("/ws") as ws:
+        ws.send_message("short", "x" * 10_000, id=1)  # a string over its max_length
+        (bad,) = error(ws.receive_message())["errors"]
+        assert bad["input"] == "x" * 64 + "..."
+        ws.send_message("echo", {"text": ["y" * 100] * 100}, id=2)  # a list where a string belongs
+        (bad,) = error(ws.receive_message())["errors"]
+        assert len(bad["input"]) == 64 + 3 and bad["input"].startswith('["yyy')
+        ws.send_message("echo", {"text": 12}, id=3)  # short inputs are kept as they are
+        assert error(ws.receive_message())["errors"][0]["input"] == 12
+        still_open(ws)
+
+
+def test_json_nested_too_deeply_gets_an_error_frame_not_a_crash(client: TestClient) -> None:
+    with client.websocket_connect("/ws") as ws:
+        ws.send_text("[" * 300 + "]" * 300)
+        data = error(ws.receive_message())
+        assert data["code"] == "invalid_json"
+        assert "recursion limit" in data["errors"][0]["msg"]
+        still_open(ws)

@@ -71,10 +71,21 @@ def _summary(call: Any) -> dict[str, str]:
 
 def _message_limits(router: MessageRouter) -> str:
     """The close codes a typed route adds to the handshake's (AsyncAPI has no field of its own for them)."""
+    limits = [f"`{type}` {limit}" for type, limit in router.type_limits.items()]
+    if router.rate_limit is not None:
+        limits.insert(
+            0, "all messages " + ("the app's limit" if router.rate_limit == "app" else str(router.rate_limit))
+        )
+    rate = (
+        f" Messages over a rate limit per connection ({'; '.join(limits)}) get a `rate_limited` error frame, and"
+        f" close code {status.WS_1008_POLICY_VIOLATION} once a client has sent a burst more regardless."
+        if limits
+        else ""
+    )
     return (
         "Bad input gets an `error` frame and the connection stays open, except: close code "
         f"{status.WS_1008_POLICY_VIOLATION} after {router.max_bad_messages} bad messages in a row; "
-        f"{status.WS_1009_MESSAGE_TOO_BIG} for a frame over {router.max_message_size} bytes."
+        f"{status.WS_1009_MESSAGE_TOO_BIG} for a frame over {router.max_message_size} bytes." + rate
     )
 
 

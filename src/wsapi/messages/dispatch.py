@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, replace
+from time import monotonic
 from types import NoneType
 from typing import Any
 
@@ -22,13 +23,16 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from wsapi import status
 from wsapi.concurrency import CallKind
+from wsapi.connections import CLOSE_RATE_LIMITED, CONNECTION_KEY, Connection
 from wsapi.dependencies import NO_BODY, Dependant, Errors, Solver, analyse
+from wsapi.limits import DEFAULT_LIMITS, RateLimit, TokenBucket
 from wsapi.messages.envelope import (
     ACK_PREFIX,
     ENVELOPE,
     REPLY_SUFFIX,
     ErrorCode,
     MessageError,
+    cut_inputs,
     encode,
     encode_error,
     salvage_id,
@@ -112,12 +116,33 @@ def _none() -> None:
 
 def _in_data(errors: list[Any]) -> Errors:
     """The message's validation errors, located in the envelope: `("data", "text")`."""
-    return [{**error, "loc": ("data", *error["loc"])} for error in errors]
+    return cut_inputs([{**error, "loc": ("data", *error["loc"])} for error in errors])
 
 
 def _from_body(errors: Errors) -> Errors:
     """A per-message dependency's errors: a `Body()` parameter reads the message's `data`, so it is named so."""
-    return [{**e, "loc": ("data", *e["loc"][1:])} if e["loc"][0] == "body" else e for e in errors]
+    return cut_inputs([{**e, "loc": ("data", *e["loc"][1:])} if e["loc"][0] == "body" else e for e in errors])
+
+
+class _Limiter:
+    """One connection's message buckets: the route's, and one per rate-limited message type."""
+
+    __slots__ = ("by_type", "route")
+
+    def __init__(self, route: RateLimit | None, by_type: dict[str, RateLimit]) -> None:
+        self.route = route.bucket() if route is not None else None
+        self.by_type = {type: limit.bucket() for type, limit in by_type.items()}
+
+    def refusing(self, type: str) -> TokenBucket | None:
+        """The bucket that refuses a message of `type` now, if one does (each takes a token either way)."""
+        now = monotonic()
+        bucket = self.route
+        if bucket is not None and bucket.take(now):
+            return bucket
+        bucket = self.by_type.get(type)
+        if bucket is not None and bucket.take(now):
+            return bucket
+        return None
 
 
 class Dispatcher:
@@ -147,11 +172,22 @@ class Dispatcher:
                 else:
                     await solver.call(self.disconnect, values)
 
+    def _limiter(self, websocket: WebSocket) -> _Limiter:
+        """The connection's buckets; the connection's own inbound limit is this route's to apply, with error frames."""
+        connection: Connection | None = websocket.scope.get(CONNECTION_KEY)
+        limit = self.router.rate_limit
+        if limit == "app":
+            limit = (connection.limits if connection is not None else DEFAULT_LIMITS).messages
+        if connection is not None:
+            connection.use_limits(None, self.router.max_message_size)
+        return _Limiter(limit, self.router.type_limits)
+
     async def _receive_loop(self, websocket: WebSocket, solver: Solver) -> None:
         receive = websocket.receive
         limit = self.router.max_message_size
         max_bad = self.router.max_bad_messages
         debug = bool(getattr(websocket.scope.get("app"), "debug", False))
+        limiter = self._limiter(websocket)
         bad = 0
         while websocket.application_state is _CONNECTED:
             message = await receive()
@@ -169,7 +205,7 @@ class Dispatcher:
                 # A character is at most 4 bytes in UTF-8: only long texts need encoding to be measured.
                 if len(text) > limit // 4 and len(text.encode()) > limit:
                     return await self._too_big(websocket)
-                handled = await self._dispatch(websocket, solver, text, debug)
+                handled = await self._dispatch(websocket, solver, text, debug, limiter)
             bad = 0 if handled else bad + 1
             if bad >= max_bad:
                 logger.info("closing %s after %d bad messages in a row", websocket.url.path, bad)
@@ -179,6 +215,16 @@ class Dispatcher:
     async def _too_big(self, websocket: WebSocket) -> None:
         limit = self.router.max_message_size
         await websocket.close(status.WS_1009_MESSAGE_TOO_BIG, f"Message larger than {limit} bytes")
+
+    @staticmethod
+    async def _refuse(websocket: WebSocket, type: str, id: Any, bucket: TokenBucket) -> None:
+        if bucket.exhausted():
+            logger.info("closing %s: it kept sending %r messages over its rate limit", websocket.url.path, type)
+            await websocket.close(CLOSE_RATE_LIMITED, "Rate limit exceeded")
+            return
+        limit = f"at most {bucket.rate:g} per second (burst {bucket.burst})"
+        retry = -bucket.tokens / bucket.rate
+        await websocket.send_text(encode_error(id, ErrorCode.RATE_LIMITED, f"Too many messages: {limit}", None, retry))
 
     def _parse(self, text: str) -> tuple[HandlerPlan, Any, Any]:
         """The handler, id and data of a frame, or `_Rejected`."""
@@ -198,13 +244,17 @@ class Dispatcher:
             raise _Rejected(ErrorCode.UNKNOWN_TYPE, f"Unknown message type {envelope['type']!r}", id=id)
         return plan, id, envelope.get("data", NO_BODY)
 
-    async def _dispatch(self, websocket: WebSocket, solver: Solver, text: str, debug: bool) -> bool:
+    async def _dispatch(self, websocket: WebSocket, solver: Solver, text: str, debug: bool, limiter: _Limiter) -> bool:
         """Handle one text frame; False when it was a bad message (answered with an error frame)."""
         try:
             plan, id, data = self._parse(text)
         except _Rejected as rejected:
             await websocket.send_text(encode_error(rejected.id, rejected.code, rejected.message, rejected.errors))
             return False
+        refusing = limiter.refusing(plan.type)
+        if refusing is not None:
+            await self._refuse(websocket, plan.type, id, refusing)
+            return True
         try:
             result = await self._call(plan, websocket, solver, data)
         except _Rejected as rejected:

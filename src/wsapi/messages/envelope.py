@@ -24,6 +24,7 @@ from typing_extensions import TypedDict  # pydantic needs it on Python < 3.12
 MessageId = StrictInt | StrictStr
 
 REPLY_SUFFIX = ".reply"
+MAX_ECHO = 64  # characters of an offending input an error frame repeats
 ACK = "ack"
 ERROR = "error"
 
@@ -45,6 +46,7 @@ class ErrorCode(enum.StrEnum):
     UNKNOWN_TYPE = "unknown_type"  # no handler for this `type`
     VALIDATION_ERROR = "validation_error"  # `data` (or a per-message dependency's input) failed validation
     UNSUPPORTED_FRAME = "unsupported_frame"  # a binary frame
+    RATE_LIMITED = "rate_limited"  # over the route's or the type's rate limit: not handled; `retry_after` says when
     INTERNAL_ERROR = "internal_error"  # the handler raised; details are in the server log only
 
 
@@ -53,11 +55,16 @@ class ErrorData(BaseModel):
 
     code: str = Field(
         description="One of wsapi's codes (invalid_json, invalid_envelope, unknown_type, "
-        "validation_error, unsupported_frame, internal_error) or one a handler raised with MessageError."
+        "validation_error, unsupported_frame, rate_limited, internal_error) or one a handler raised with MessageError."
     )
     message: str = Field(description="A human-readable summary.")
     errors: list[dict[str, Any]] | None = Field(
-        default=None, description="Validation errors as pydantic reports them; `loc` starts at the envelope key."
+        default=None,
+        description="Validation errors as pydantic reports them; `loc` starts at the envelope key; an `input` "
+        f"longer than {MAX_ECHO} characters is cut.",
+    )
+    retry_after: float | None = Field(
+        default=None, description="With `rate_limited`: seconds until a message of this type would be handled."
     )
 
 
@@ -88,10 +95,14 @@ ACK_PREFIX = type_prefix(ACK)
 ERROR_PREFIX = type_prefix(ERROR)
 
 
-def encode_error(id: Any, code: str, message: str, errors: Sequence[Any] | None = None) -> str:
+def encode_error(
+    id: Any, code: str, message: str, errors: Sequence[Any] | None = None, retry_after: float | None = None
+) -> str:
     data: dict[str, Any] = {"code": code, "message": message}
     if errors is not None:
         data["errors"] = errors
+    if retry_after is not None:
+        data["retry_after"] = round(retry_after, 3)
     # `fallback=str`: pydantic puts the exception object of a failed custom validator into an error's `ctx`.
     return encode(ERROR_PREFIX, id, to_json(data, fallback=str))
 
@@ -105,3 +116,19 @@ def salvage_id(text: str) -> Any:
     candidate = value.get("id") if isinstance(value, dict) else None
     valid = isinstance(candidate, int | str) and not isinstance(candidate, bool)
     return candidate if valid else None
+
+
+def cut_inputs(errors: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Validation errors whose `input` is at most `MAX_ECHO` characters (of JSON, for a non-string), cut beyond."""
+    return [{**error, "input": _short(error["input"])} if "input" in error else error for error in errors]
+
+
+def _short(value: Any) -> Any:
+    if isinstance(value, str):
+        return value if len(value) <= MAX_ECHO else value[:MAX_ECHO] + "..."
+    if value is None or isinstance(value, bool | float):
+        return value
+    text = to_json(value, fallback=str).decode()
+    if len(text) <= MAX_ECHO:
+        return value
+    return text[:MAX_ECHO] + "..."

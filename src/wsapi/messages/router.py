@@ -10,6 +10,7 @@ from pydantic import TypeAdapter
 from pydantic_core import to_json
 from starlette.websockets import WebSocket
 
+from wsapi.limits import FROM_APP, RateLimit
 from wsapi.messages.envelope import ACK, ERROR, REPLY_SUFFIX, encode, type_prefix
 
 Handler = TypeVar("Handler", bound=Callable[..., Any])
@@ -37,11 +38,18 @@ class MessageRouter:
     any, is sent back as the reply.
 
     `max_message_size` (bytes) closes the connection with 1009 when a frame is larger; `max_bad_messages` in a row
-    (bad JSON, bad envelope, unknown type, invalid data, binary frames) close it with 1008.
+    (bad JSON, bad envelope, unknown type, invalid data, binary frames) close it with 1008. `rate_limit` bounds the
+    messages of one connection ("app": the app's `Limits.messages`; `None`: no limit), and `on(type, rate_limit=)`
+    those of one type: a message over a limit is answered with a `rate_limited` error frame and not handled, and a
+    client that sends `burst` more messages regardless is closed with 1008.
     """
 
     def __init__(
-        self, *, max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE, max_bad_messages: int = DEFAULT_MAX_BAD_MESSAGES
+        self,
+        *,
+        max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+        max_bad_messages: int = DEFAULT_MAX_BAD_MESSAGES,
+        rate_limit: RateLimit | FROM_APP | None = "app",
     ) -> None:
         if max_message_size <= 0 or max_bad_messages <= 0:
             raise ValueError(
@@ -49,18 +57,22 @@ class MessageRouter:
             )
         self.max_message_size = max_message_size
         self.max_bad_messages = max_bad_messages
+        self.rate_limit = rate_limit
+        self.type_limits: dict[str, RateLimit] = {}
         self.handlers: dict[str, Callable[..., Any]] = {}
         self.outbound: dict[str, Outbound] = {}
         self.connect_hook: Callable[..., Any] | None = None
         self.disconnect_hook: Callable[..., Any] | None = None
 
-    def on(self, type: str) -> Callable[[Handler], Handler]:
-        """Register the handler of client messages of this `type`."""
+    def on(self, type: str, *, rate_limit: RateLimit | None = None) -> Callable[[Handler], Handler]:
+        """Register the handler of client messages of this `type`, with a rate limit of its own per connection."""
 
         def decorator(handler: Handler) -> Handler:
             if type in self.handlers:
                 raise ValueError(f"message type {type!r} already has a handler")
             self.handlers[type] = handler
+            if rate_limit is not None:
+                self.type_limits[type] = rate_limit
             return handler
 
         return decorator

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from starlette.requests import HTTPConnection
 
+from wsapi.redaction import redact_query_param
 from wsapi.security.base import SecurityBase, not_authenticated
 
 
@@ -16,6 +17,8 @@ class APIKeyBase(SecurityBase):
         super().__init__(scheme_name=scheme_name, description=description, auto_error=auto_error)
         self.name = name
         self.model = self._describe({"type": "apiKey", "in": self.location, "name": name})
+        if self.location == "query":
+            redact_query_param(name)
 
     def _check(self, conn: HTTPConnection, key: str | None) -> str | None:
         if not key:
