@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -40,13 +41,79 @@ class RedisServer:
     def start(self) -> None:
         durability = ["--appendonly", "yes", "--appendfsync", "always"] if self.persistent else ["--appendonly", "no"]
         args = [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", *durability]
-        args += ["--dir", str(self.directory)]
+        args += ["--dir", str(self.directory), "--enable-debug-command", "local"]
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_for_port(self.port, self.proc)
 
     def kill(self) -> None:
         kill(self.proc)
         self.proc = None
+
+    def freeze(self) -> None:
+        """SIGSTOP: the process keeps its sockets (the kernel still accepts connections) and answers nothing."""
+        assert self.proc is not None
+        os.kill(self.proc.pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        assert self.proc is not None
+        os.kill(self.proc.pid, signal.SIGCONT)
+
+
+class DroppingProxy:
+    """A loopback TCP proxy in front of Redis that, once armed with a marker, loses the reply to the first command
+    containing it: it closes both sides instead of forwarding that reply (a connection cut right after Redis
+    answered)."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.marker: bytes | None = None
+        self.dropped = 0
+        self._server: asyncio.Server | None = None
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    async def __aenter__(self) -> DroppingProxy:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._server is not None
+        self._server.close()
+
+    async def _serve(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        server_reader, server_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        armed = asyncio.Event()
+
+        async def upstream() -> None:
+            while data := await client_reader.read(65536):
+                if self.marker is not None and self.marker in data:
+                    self.marker = None
+                    armed.set()
+                server_writer.write(data)
+                await server_writer.drain()
+
+        async def downstream() -> None:
+            while data := await server_reader.read(65536):
+                if armed.is_set():
+                    self.dropped += 1
+                    break  # the reply is lost with the connection
+                client_writer.write(data)
+                await client_writer.drain()
+
+        tasks = [asyncio.ensure_future(upstream()), asyncio.ensure_future(downstream())]
+        try:
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        except OSError:
+            pass
+        finally:
+            for task in tasks:
+                task.cancel()
+            for writer in (client_writer, server_writer):
+                writer.close()
 
 
 class ServerProcess:

@@ -5,8 +5,9 @@ Close codes (RFC 6455 section 7.4.1 and the IANA registry):
 - 1008 policy violation: a subscription was refused, because the channel name is malformed or the app's `authorize`
   hook said no (`ChannelRefused`). A malformed resume position in a handshake parameter typed `Position` is refused
   with 1008 by the handshake validation, naming the parameter.
-- 1013 try again later: the connection's send queue overflowed under the "close" policy (a slow consumer). The client
-  should reconnect with its last position and resume.
+- 1013 try again later: the connection's send queue overflowed under the "close" policy (a slow consumer), or a
+  subscription could not be made because the backend (Redis) is unreachable (reason `channels unavailable: ...`).
+  The client should reconnect after a pause with its last position and resume.
 - 1001 going away: the hub is shutting down; queued frames were sent first.
 """
 
@@ -19,11 +20,13 @@ from wsapi import status
 CLOSE_REFUSED = status.WS_1008_POLICY_VIOLATION
 CLOSE_SLOW_CONSUMER = status.WS_1013_TRY_AGAIN_LATER
 CLOSE_SHUTDOWN = status.WS_1001_GOING_AWAY
+CLOSE_UNAVAILABLE = status.WS_1013_TRY_AGAIN_LATER
 
 __all__ = [
     "CLOSE_REFUSED",
     "CLOSE_SHUTDOWN",
     "CLOSE_SLOW_CONSUMER",
+    "CLOSE_UNAVAILABLE",
     "ChannelRefused",
     "ChannelsUnavailable",
     "InvalidChannel",
@@ -51,10 +54,11 @@ class InvalidPosition(ValueError):
 
 
 class ChannelRefused(WebSocketException):
-    """A WebSocket's subscription was refused; unhandled, it closes the connection with 1008 and the reason."""
+    """A WebSocket's subscription was refused; unhandled, it closes the connection with its code (1008 refused,
+    1013 backend unavailable) and the reason."""
 
-    def __init__(self, reason: str) -> None:
-        super().__init__(CLOSE_REFUSED, reason)
+    def __init__(self, reason: str, code: int = CLOSE_REFUSED) -> None:
+        super().__init__(code, reason)
 
 
 class SlowConsumer(Exception):

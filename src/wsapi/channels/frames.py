@@ -120,7 +120,7 @@ def encode(data: Any) -> str:
 
 
 def message(channel: str, epoch: str, offset: int, data: str) -> str:
-    # Kept in step with the Lua copy in backends/redis.py; tests compare the two.
+    # Kept in step with the Lua copy in backends/redis/layout.py; tests compare the two.
     return f'{{"type":"message","channel":"{channel}","epoch":"{epoch}","offset":{offset},"data":{data}}}'
 
 

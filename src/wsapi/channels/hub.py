@@ -17,7 +17,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Mapping
 from contextlib import asynccontextmanager
 from types import TracebackType
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Self, TypeVar
 
 from starlette.requests import HTTPConnection
 from starlette.types import Lifespan, Message
@@ -30,16 +30,17 @@ from wsapi.channels.errors import ChannelsUnavailable
 from wsapi.channels.frames import Position, check_channel, outgoing
 from wsapi.channels.presence import Member
 from wsapi.channels.subscriber import Listener, OnFull, Subscriber, Subscription, initial_channels
+from wsapi.channels.supervisor import RETRY_MAX, RETRY_MIN, Supervisor, backoff
 from wsapi.metrics import OFF, Hooks
 from wsapi.params import Depends
 
 logger = logging.getLogger("wsapi.channels")
 
+T = TypeVar("T")
+
 Authorize = Callable[[WebSocket, str], bool | Awaitable[bool]]
 
 SHUTDOWN_GRACE = 2.0  # seconds the writers get to send what is queued when the hub stops
-_RETRY_MIN = 0.05
-_RETRY_MAX = 2.0
 
 
 class _CatchUp:
@@ -116,13 +117,13 @@ class Channels:
         self._ids = itertools.count(1)
         self._channels: dict[str, _Channel] = {}
         self._subscribers: set[Subscriber] = set()
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self.supervisor = Supervisor()
         self.metrics: Hooks = OFF  # set by `wsapi.metrics.serve_metrics(app)`
 
     # Life cycle
 
     async def start(self) -> None:
-        await self.backend.start(self, self.node)
+        await self.backend.start(self, self.node, self.supervisor)
         self.running = True
 
     async def stop(self) -> None:
@@ -135,10 +136,7 @@ class Channels:
             _, late = await asyncio.wait(writers, timeout=SHUTDOWN_GRACE)
             for writer in late:
                 writer.cancel()
-        for task in list(self._tasks):
-            task.cancel()
-        if self._tasks:
-            await asyncio.wait(self._tasks)
+        await self.supervisor.stop()
         self._channels.clear()
         self.metrics.channels_open(0)
         await self.backend.stop()
@@ -327,23 +325,24 @@ class Channels:
         if ch.pending is None:
             ch.pending = []
         if ch.recovery is None or ch.recovery.done():
-            ch.recovery = self.spawn(self._fill(ch))
+            ch.recovery = self.spawn(f"filling {ch.name!r}", self._fill(ch))
         else:
             ch.stale = True  # the running fill may have read before the gap it must cover: read again after it
 
     async def _fill(self, ch: _Channel) -> None:
         """Deliver from history what `ch` missed after its position, then the live messages held meanwhile."""
-        delay = _RETRY_MIN
+        delay = RETRY_MIN
         while self._channels.get(ch.name) is ch:
             ch.stale = False
             since = ch.position
             try:
                 snapshot = await self.backend.read(ch.name, since)
-            except ChannelsUnavailable as exc:
-                self.metrics.backend_failed("read")
-                logger.info("cannot fill %r yet: %s", ch.name, exc)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, _RETRY_MAX)
+            except Exception as exc:  # whatever it is, the channel must not stay frozen: try again
+                if isinstance(exc, ChannelsUnavailable):
+                    self.metrics.backend_failed("read")
+                self.supervisor.report(f"filling {ch.name!r} from history", exc)
+                await asyncio.sleep(backoff(delay))
+                delay = min(delay * 2, RETRY_MAX)
                 continue
             if snapshot.frames is not None:
                 for offset, frame in snapshot.frames:
@@ -387,7 +386,7 @@ class Channels:
         ch = self._channels.get(name)
         if ch is None:
             ch = self._channels[name] = _Channel(name)
-            ch.ready = asyncio.create_task(self._open(ch))
+            ch.ready = self.spawn(f"opening {name!r}", self._open(ch))
             self.metrics.channels_open(len(self._channels))
         assert ch.ready is not None
         ch.joining += 1
@@ -439,7 +438,7 @@ class Channels:
             if self._channels.get(ch.name) is ch:
                 del self._channels[ch.name]
                 self.metrics.channels_open(len(self._channels))
-            self.spawn(self.backend.unsubscribe(ch.name))
+            self.spawn(f"unsubscribing {ch.name!r}", self.backend.unsubscribe(ch.name))
             raise
         ch.epoch, ch.last = snapshot.position.epoch, snapshot.position.offset
         self._release_pending(ch)
@@ -462,7 +461,7 @@ class Channels:
             del self._channels[ch.name]
             self.metrics.channels_open(len(self._channels))
             if self.running:
-                self.spawn(self._close(ch.name))
+                self.spawn(f"closing {ch.name!r}", self._close(ch.name))
 
     async def _close(self, name: str) -> None:
         if name not in self._channels:  # not reopened meanwhile
@@ -480,20 +479,15 @@ class Channels:
 
     async def enter(self, channel: str, member: Member) -> None:
         await self.backend.add_member(channel, member)
-        await self.backend.publish_event(channel, frames.presence("join", channel, member.to_json()))
 
     async def exit(self, channel: str, member: Member) -> None:
         if not self.running:
             return  # the backend has stopped; a Redis node's members are removed when it stops
         await self.backend.remove_member(channel, member)
-        await self.backend.publish_event(channel, frames.presence("leave", channel, member.to_json()))
 
-    def spawn(self, coroutine: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
-        """Run `coroutine` in the background, owned by the hub (cancelled when it stops)."""
-        task = asyncio.create_task(coroutine)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
+    def spawn(self, name: str, coroutine: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
+        """Run `coroutine` in the background, owned by the hub (cancelled when it stops; errors logged, counted)."""
+        return self.supervisor.spawn(name, coroutine)
 
 
 def get_channels(connection: HTTPConnection) -> Channels:

@@ -22,7 +22,15 @@ from anyio import BrokenResourceError, ClosedResourceError
 from starlette.types import Message
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketDisconnected
 
-from wsapi.channels.errors import CLOSE_SHUTDOWN, CLOSE_SLOW_CONSUMER, ChannelRefused, InvalidChannel, SlowConsumer
+from wsapi.channels.errors import (
+    CLOSE_SHUTDOWN,
+    CLOSE_SLOW_CONSUMER,
+    CLOSE_UNAVAILABLE,
+    ChannelRefused,
+    ChannelsUnavailable,
+    InvalidChannel,
+    SlowConsumer,
+)
 from wsapi.channels.frames import Position, check_channel
 from wsapi.channels.presence import Member
 
@@ -163,7 +171,7 @@ class Subscription(Subscriber):
 
     async def __aenter__(self) -> Self:
         self._hub.attach(self)
-        self._writer = asyncio.create_task(self._write())
+        self._writer = self._hub.spawn(f"writer of {self.id}", self._write())
         try:
             for channel, since in self._initial.items():
                 await self.subscribe(channel, since=since, presence=self._presence)
@@ -181,8 +189,8 @@ class Subscription(Subscriber):
         """Join `channel`: a `subscribed` frame first, then the messages after `since` (or from now on).
 
         `presence` (any JSON-serialisable value, e.g. `{"name": ...}`) lists this connection among the channel's
-        members and publishes its `join` event. Raises `ChannelRefused` (1008) for a malformed name or a channel the
-        hub's `authorize` hook refuses.
+        members and publishes its `join` event. Raises `ChannelRefused`: with 1008 for a malformed name or a channel
+        the hub's `authorize` hook refuses, with 1013 when the backend (Redis) cannot be reached.
         """
         try:
             check_channel(channel)
@@ -192,10 +200,14 @@ class Subscription(Subscriber):
             raise ChannelRefused(f"channel refused: {channel!r}")
         if channel in self.channels:
             return
-        await self._hub.join(self, channel, since)
-        if presence is not None:
-            member = self._members[channel] = Member(self.id, presence)
-            await self._hub.enter(channel, member)
+        try:
+            await self._hub.join(self, channel, since)
+            if presence is not None:
+                member = self._members[channel] = Member(self.id, presence)
+                await self._hub.enter(channel, member)
+        except ChannelsUnavailable as exc:
+            await self.unsubscribe(channel)
+            raise ChannelRefused(f"channels unavailable: {exc}", CLOSE_UNAVAILABLE) from exc
 
     async def unsubscribe(self, channel: str) -> None:
         """Leave `channel`; frames of it already queued are still sent."""
@@ -230,7 +242,7 @@ class Subscription(Subscriber):
         self.closed = True
         self._queue.clear()
         self._hub.metrics.slow_consumer_closed()
-        self._hub.spawn(self._close_slow())
+        self._hub.spawn(f"closing slow consumer {self.id}", self._close_slow())
 
     async def _close_slow(self) -> None:
         if self._writer is not None:

@@ -8,6 +8,7 @@ from typing import Protocol
 
 from wsapi.channels.frames import Position
 from wsapi.channels.presence import Member
+from wsapi.channels.supervisor import Supervisor
 
 
 class Receiver(Protocol):
@@ -45,8 +46,11 @@ class Backend(ABC):
     history_size: int  # messages kept per channel
 
     @abstractmethod
-    async def start(self, receiver: Receiver, node: str) -> None:
-        """Connect, and deliver subscribed channels' messages to `receiver`; `node` names this process."""
+    async def start(self, receiver: Receiver, node: str, supervisor: Supervisor) -> None:
+        """Connect, and deliver subscribed channels' messages to `receiver`; `node` names this process.
+
+        Long-lived work (a live connection, heartbeats) runs under `supervisor` (the hub's), never as a bare task.
+        """
 
     @abstractmethod
     async def stop(self) -> None: ...
@@ -57,10 +61,6 @@ class Backend(ABC):
     @abstractmethod
     async def publish(self, channel: str, data: str) -> Position:
         """Number `data` (JSON text), keep it in history and deliver it; the position of the new message."""
-
-    @abstractmethod
-    async def publish_event(self, channel: str, frame: str) -> None:
-        """Deliver a presence event frame to the channel's subscribers, without numbering or history."""
 
     @abstractmethod
     async def subscribe(self, channel: str) -> None:
@@ -74,10 +74,13 @@ class Backend(ABC):
         """The current position, with the history after `since` when given (see `Snapshot`)."""
 
     @abstractmethod
-    async def add_member(self, channel: str, member: Member) -> None: ...
+    async def add_member(self, channel: str, member: Member) -> None:
+        """List `member` in the channel's presence and deliver its `join` event to the channel's subscribers."""
 
     @abstractmethod
-    async def remove_member(self, channel: str, member: Member) -> None: ...
+    async def remove_member(self, channel: str, member: Member) -> None:
+        """Remove `member` and deliver its `leave` event. Never fails for an unreachable backend: the removal is
+        then retried until it is done (and its event delivered)."""
 
     @abstractmethod
     async def members(self, channel: str) -> list[Member]:

@@ -11,6 +11,7 @@ from wsapi.channels import frames
 from wsapi.channels.backends.base import Backend, Receiver, Snapshot, replay
 from wsapi.channels.frames import Position
 from wsapi.channels.presence import Member
+from wsapi.channels.supervisor import Supervisor
 
 
 class _Channel:
@@ -34,7 +35,7 @@ class MemoryBackend(Backend):
         self._members: dict[str, dict[str, Member]] = {}
         self._receiver: Receiver | None = None
 
-    async def start(self, receiver: Receiver, node: str) -> None:
+    async def start(self, receiver: Receiver, node: str, supervisor: Supervisor) -> None:
         self._receiver = receiver
 
     async def stop(self) -> None:
@@ -59,10 +60,6 @@ class MemoryBackend(Backend):
         self._receiver.on_message(channel, state.epoch, offset, frame)
         return Position(state.epoch, offset)
 
-    async def publish_event(self, channel: str, frame: str) -> None:
-        assert self._receiver is not None, "the backend is not started"
-        self._receiver.on_event(channel, frame)
-
     async def subscribe(self, channel: str) -> None:
         pass  # every published message reaches the hub, which keeps only the channels it has open
 
@@ -81,13 +78,19 @@ class MemoryBackend(Backend):
 
     async def add_member(self, channel: str, member: Member) -> None:
         self._members.setdefault(channel, {})[member.id] = member
+        self._event(channel, frames.presence("join", channel, member.to_json()))
 
     async def remove_member(self, channel: str, member: Member) -> None:
         members = self._members.get(channel)
         if members is not None:
-            members.pop(member.id, None)
+            if members.pop(member.id, None) is not None:
+                self._event(channel, frames.presence("leave", channel, member.to_json()))
             if not members:
                 del self._members[channel]
+
+    def _event(self, channel: str, frame: str) -> None:
+        assert self._receiver is not None, "the backend is not started"
+        self._receiver.on_event(channel, frame)
 
     async def members(self, channel: str) -> list[Member]:
         return list(self._members.get(channel, {}).values())
