@@ -8,7 +8,7 @@ from starlette.websockets import WebSocketDisconnect, WebSocketState
 from wsapi import status
 from wsapi.applications import FastAPI, WsAPI
 from wsapi.background import BackgroundTasks
-from wsapi.channels import Channels, ChannelsDep, Position
+from wsapi.channels import Channels, ChannelsDep, ChannelsRouter, Position
 from wsapi.connections import identify
 from wsapi.datastructures import UploadFile
 from wsapi.endpoints import WebSocketEndpoint
@@ -28,6 +28,7 @@ __all__ = [
     "Body",
     "Channels",
     "ChannelsDep",
+    "ChannelsRouter",
     "Cookie",
     "Depends",
     "FastAPI",

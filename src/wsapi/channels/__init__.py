@@ -22,6 +22,7 @@ from wsapi.channels.errors import (
 from wsapi.channels.frames import JoinFrame, LeaveFrame, MessageFrame, Position, SubscribedFrame
 from wsapi.channels.hub import Channels, ChannelsDep, get_channels
 from wsapi.channels.presence import Member
+from wsapi.channels.route import ChannelsRouter, ChannelSubscription
 from wsapi.channels.subscriber import Listener, OnFull, Subscription
 
 if TYPE_CHECKING:
@@ -34,8 +35,10 @@ __all__ = [
     "CLOSE_UNAVAILABLE",
     "Backend",
     "ChannelRefused",
+    "ChannelSubscription",
     "Channels",
     "ChannelsDep",
+    "ChannelsRouter",
     "ChannelsUnavailable",
     "InvalidChannel",
     "InvalidPosition",
