@@ -299,11 +299,11 @@ class Channels:
 
     def _fan_out(self, ch: _Channel, offset: int, frame: str) -> None:
         message = outgoing(frame)
-        for subscriber in ch.subscribers:
-            subscriber.push(message)
         if self.metrics.on and ch.subscribers:
             self.metrics.delivered(len(ch.subscribers))
             next(reversed(ch.subscribers)).probe(message, time.perf_counter())
+        for subscriber in ch.subscribers:
+            subscriber.push(message)
         if ch.catching_up:
             for catch_up in ch.catching_up.values():
                 catch_up.frames.append((offset, message))
