@@ -39,7 +39,7 @@ def backend() -> Backend:
 app = WsAPI(
     title="wsapi chat",
     description="Rooms with presence, history on join and resume after reconnect.",
-    channels=Channels(backend(), queue_size=512),
+    channels=Channels(backend(), queue_size=250),  # history (500) >= twice the queue: a client closed as slow resumes
     limits=Limits(max_connections_per_ip=20, handshakes_per_ip=RateLimit(2, burst=20)),
 )
 # Over a limit, a request gets a `rate_limited` error frame; a client that ignores those is closed with 1008.

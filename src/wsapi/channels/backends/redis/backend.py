@@ -41,7 +41,7 @@ class RedisBackend(Backend):
         self,
         url: str = "redis://127.0.0.1:6379/0",
         *,
-        history_size: int = 100,
+        history_size: int = 200,
         history_ttl: float | None = DEFAULT_HISTORY_TTL,
         presence_ttl: float = 10.0,
         timeout: float = 2.0,
