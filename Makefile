@@ -2,12 +2,16 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint install system-deps bench
+TS := typescript
+NPM_STAMP := $(TS)/node_modules/.installed-stamp
 
-demo: $(STAMP)
+.PHONY: demo test lint install system-deps bench client-ts
+
+demo: $(STAMP) client-ts
 	$(BIN)/python -m wsapi --app-dir examples/chat main:app --host 127.0.0.1 --port 8000
 
-test: $(STAMP) system-deps lint
+test: $(STAMP) system-deps lint client-ts
+	cd $(TS) && WSAPI_PYTHON=$(abspath $(BIN))/python npm test
 	$(BIN)/pytest
 
 lint: $(STAMP)
@@ -22,6 +26,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $(STAMP)
+
+# The TypeScript client: dependencies from the lockfile, then dist/ (the ES module bundle, types, wsapi-types).
+client-ts: $(NPM_STAMP)
+	cd $(TS) && npm run build
+
+$(NPM_STAMP): $(TS)/package.json $(TS)/package-lock.json
+	cd $(TS) && npm ci --no-audit --no-fund
+	touch $(NPM_STAMP)
 
 system-deps:
 	scripts/system-deps.sh

@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     output = args.output or Path(tempfile.gettempdir()) / f"wsapi-{args.variant}-{args.scenario}.svg"
     server_cpus, client_cpus = split_cpus()
     options = argparse.Namespace(
-        quick=False, duration=args.duration, rounds=1, idle_connections=None, subscribers=[1000]
+        quick=False, duration=args.duration, rounds=1, idle_connections=None, subscribers=[1000], cpus=1
     )
     settings = settings_for(options, client_cpus)
     raise_fd_limit(max(settings.idle_connections, settings.subscribers) + 1024)

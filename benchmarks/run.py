@@ -1,6 +1,7 @@
 """Run the benchmark suite: every scenario over its variants (benchmarks/apps/*.py), then print the tables.
 
     python -m benchmarks.run [--quick] [--duration S] [--rounds N] [--variants raw,wsapi] [--scenarios echo,fanout]
+                             [--cpus N]
 
 Each (scenario, variant, round) gets fresh uvicorn processes pinned to their own cores, with the client processes
 on the other cores; every figure is printed with its ratio to the scenario's base variant measured in the same run
@@ -52,11 +53,11 @@ def family(app: str) -> str:
     return next((f for f in FAMILIES if app.startswith(f + "_")), "")
 
 
-def variants(spec: Spec, chosen: list[str]) -> list[Variant]:
+def variants(spec: Spec, chosen: list[str], cpus: int) -> list[Variant]:
     """The scenario's variants among the `chosen` apps, its base first: the family's apps (raw first, the peers,
-    wsapi last) unless the scenario lists its own."""
+    wsapi last) unless the scenario lists its own (a scale-out scenario's: those that fit in `cpus` cores)."""
     if spec.variants is not None:
-        return [v for v in spec.variants if v.app in chosen]
+        return [v for v in spec.variants if v.app in chosen and (not spec.scales or v.processes <= cpus)]
     base = f"{spec.family}_{BASELINE}" if spec.family else BASELINE
     names = [app for app in chosen if family(app) == spec.family]
     return [Variant(app, app) for app in sorted(names, key=lambda app: (app != base, app == "wsapi", app))]
@@ -89,6 +90,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="comma-separated fan-out subscriber counts (default 1000,5000): `fanout` runs at each,"
         " the other fan-out scenarios at the first",
     )
+    parser.add_argument(
+        "--cpus",
+        type=int,
+        help="cores for the scale-out scenarios' server processes (default: every usable core, at least 2): they run"
+        " 1, 2, 4, ... processes up to that many, one core each; the clients and Redis get the remaining cores, or"
+        " share them all when none remain",
+    )
     parser.add_argument("--variants", help=f"comma-separated, from: {','.join(apps())}")
     parser.add_argument("--scenarios", help=f"comma-separated, from: {','.join(SCENARIOS)}")
     args = parser.parse_args(argv)
@@ -98,6 +106,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.subscribers = [int(n) for n in (args.subscribers or "1000,5000").split(",")]
     except ValueError:
         parser.error(f"--subscribers takes comma-separated integers, not {args.subscribers!r}")
+    usable = len(os.sched_getaffinity(0))
+    args.cpus = args.cpus or max(2, usable)
+    if not 1 <= args.cpus <= max(2, usable):
+        parser.error(f"--cpus: between 1 and {max(2, usable)} (this process may use {usable} cores)")
     if min(args.subscribers) < 2:
         parser.error("--subscribers: counts must be at least 2 (one of them may be the stalled one)")
     return args
@@ -123,6 +135,7 @@ def settings_for(args: argparse.Namespace, client_cpus: frozenset[int]) -> Setti
         client_processes=max(2, len(client_cpus)),
         client_cpus=client_cpus,
         subscribers=args.subscribers[0],
+        scale_cpus=args.cpus,
         fanout_deliveries=100_000 if args.quick else 200_000,
         fanout_bursts=2 if args.quick else 3,
         latency_publishes=20 if args.quick else 50,
@@ -132,11 +145,11 @@ def settings_for(args: argparse.Namespace, client_cpus: frozenset[int]) -> Setti
     )
 
 
-def split_cpus() -> tuple[frozenset[int], frozenset[int]]:
-    """The first usable core for the server, the rest for the clients (all of them on a one-core machine)."""
+def split_cpus(servers: int = 1) -> tuple[frozenset[int], frozenset[int]]:
+    """The first `servers` usable cores for the server, the rest for the clients (all of them if none are left)."""
     cpus = sorted(os.sched_getaffinity(0))
-    server = frozenset(cpus[:1])
-    return server, frozenset(cpus[1:]) or server
+    server = frozenset(cpus[:servers])
+    return server, frozenset(cpus[servers:]) or frozenset(cpus)
 
 
 def process_cpus(variant: Variant, server_cpus: frozenset[int], client_cpus: frozenset[int]) -> list[set[int]]:
@@ -300,6 +313,9 @@ def run_scenario(
     for variant in chosen:
         if (module := missing_module(variant.app)) is not None:
             results[variant.name] = f"skipped: {module} is not installed (pip install -r benchmarks/requirements.txt)"
+    if spec.scales:  # the server processes get cores of their own, as many as the largest variant needs
+        server_cpus, client_cpus = split_cpus(max(v.processes for v in chosen))
+        settings = dataclasses.replace(settings, client_cpus=client_cpus, client_processes=max(2, len(client_cpus)))
     with environment(spec, settings) as env:
         for number in range(1, settings.rounds + 1):
             for variant in chosen:
@@ -334,7 +350,7 @@ def main(argv: list[str] | None = None) -> int:
     failed = False
     for name in args.scenarios:
         spec = SCENARIOS[name]
-        chosen = variants(spec, args.variants)
+        chosen = variants(spec, args.variants, args.cpus)
         if not chosen:
             print(f"# {name}: none of the chosen variants belongs to it, skipped", file=sys.stderr, flush=True)
             continue

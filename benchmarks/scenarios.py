@@ -47,6 +47,7 @@ class Settings:
     client_processes: int
     client_cpus: frozenset[int]
     subscribers: int  # fan-out subscribers (the runner runs `fanout` once per --subscribers count)
+    scale_cpus: int  # the scale-out scenarios' cores for server processes (--cpus)
     fanout_deliveries: int  # deliveries per fan-out burst, spread over the subscribers
     fanout_bursts: int  # bursts per run of a fan-out scenario; the best one counts
     latency_publishes: int  # single publishes per run, timed one by one
@@ -92,6 +93,7 @@ class Spec:
     environment: Environment | None  # what the servers need started first; yields their extra environment
     per_subscriber_count: bool  # run once per --subscribers count, each with its own table
     compare: tuple[tuple[str, str], ...]  # pairs of variants whose ratio is printed under the table
+    scales: bool  # a scale-out scenario: its variants' processes get cores of their own (--cpus)
 
 
 SCENARIOS: dict[str, Spec] = {}
@@ -105,9 +107,10 @@ def scenario(
     environment: Environment | None = None,
     per_subscriber_count: bool = False,
     compare: tuple[tuple[str, str], ...] = (),
+    scales: bool = False,
 ) -> Callable[[Scenario], Scenario]:
     def register(function: Scenario) -> Scenario:
-        SCENARIOS[name] = Spec(function, family, variants, environment, per_subscriber_count, compare)
+        SCENARIOS[name] = Spec(function, family, variants, environment, per_subscriber_count, compare, scales)
         return function
 
     return register
@@ -357,3 +360,29 @@ def fanout_memory(server: Server, settings: Settings) -> Outcome:
     """The server's RSS growth for {settings.idle_connections} idle subscribers (wsapi: subscribed to a channel),
     over a first batch's baseline; the base is an idle raw ASGI connection kept in a list."""
     return _memory(server, settings, "/sub")
+
+
+SCALE_OUT = tuple(Variant(f"{n} process{'es' * (n > 1)}", "fanout_wsapi", processes=n) for n in (1, 2, 4, 8, 16, 32))
+
+
+def _scale_out(server: Server, settings: Settings) -> Outcome:
+    outcome = _fan_out_outcome(server, settings)
+    rate, _, _, per_cpu = outcome.figures
+    processes = len(server.pids)
+    per_process = None if rate.value is None else rate.value / processes
+    outcome.figures = [
+        rate,
+        Figure("deliveries/s per process", per_process, True),
+        per_cpu,
+        outcome.figures[1],
+        outcome.figures[2],
+    ]
+    return outcome
+
+
+@scenario("scaleout_redis", "fanout", variants=SCALE_OUT, environment=_redis_environment, scales=True)
+def scaleout_redis(server: Server, settings: Settings) -> Outcome:
+    """Scale-out over one Redis: N uvicorn processes of wsapi's channels, each on a core of its own (up to
+    --cpus={settings.scale_cpus}), {settings.subscribers} subscribers spread over them, one publisher on the first;
+    bursts as in `fanout`. Redis and the clients run on the other cores (on all of them where none are left)."""
+    return _scale_out(server, settings)

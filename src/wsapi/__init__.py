@@ -7,13 +7,15 @@ from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from wsapi import status
 from wsapi.applications import FastAPI, WsAPI
-from wsapi.channels import Channels, ChannelsDep, Position
+from wsapi.background import BackgroundTasks
+from wsapi.channels import Channels, ChannelsDep, ChannelsRouter, Position
 from wsapi.connections import identify
+from wsapi.datastructures import UploadFile
 from wsapi.endpoints import WebSocketEndpoint
 from wsapi.exceptions import HTTPException, RequestValidationError, WebSocketRequestValidationError
 from wsapi.limits import Limits, RateLimit
 from wsapi.messages import MessageError, MessageRouter
-from wsapi.params import Body, Cookie, Depends, Header, Path, Query, Security
+from wsapi.params import Body, Cookie, Depends, File, Form, Header, Path, Query, Security
 from wsapi.routing import APIRouter
 from wsapi.security import SecurityScopes
 from wsapi.websockets import WebSocket
@@ -22,12 +24,16 @@ __version__ = "0.1.0"
 
 __all__ = [
     "APIRouter",
+    "BackgroundTasks",
     "Body",
     "Channels",
     "ChannelsDep",
+    "ChannelsRouter",
     "Cookie",
     "Depends",
     "FastAPI",
+    "File",
+    "Form",
     "HTTPConnection",
     "HTTPException",
     "Header",
@@ -43,6 +49,7 @@ __all__ = [
     "Response",
     "Security",
     "SecurityScopes",
+    "UploadFile",
     "WebSocket",
     "WebSocketDisconnect",
     "WebSocketEndpoint",

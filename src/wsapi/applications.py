@@ -19,12 +19,16 @@ from wsapi.exceptions import DEFAULT_HANDLERS
 from wsapi.limits import DEFAULT_LIMITS, Limits
 from wsapi.messages import MessageRouter
 from wsapi.metrics import OFF, Hooks
+from wsapi.openapi.endpoints import DocsConfig, openapi_routes
+from wsapi.openapi.utils import get_openapi
 from wsapi.origins import OriginPolicy
 from wsapi.params import Dependency
 from wsapi.redaction import install_redaction
 from wsapi.routing import (
+    APIRoute,
     APIRouter,
     DecoratedCallable,
+    IncludeOptions,
     MethodOptions,
     RouteOptions,
     WebSocketOptions,
@@ -45,13 +49,40 @@ class WsAPI(Starlette):
         *,
         debug: bool = False,
         routes: Sequence[BaseRoute] | None = None,
+        title: str = "wsapi",
+        summary: str | None = None,
+        description: str = "",
+        version: str = "0.1.0",
+        openapi_url: str | None = "/openapi.json",
+        openapi_tags: list[dict[str, Any]] | None = None,
+        servers: list[dict[str, Any]] | None = None,
         dependencies: Sequence[Dependency] | None = None,
+        default_response_class: type[Response] | None = None,
+        redirect_slashes: bool = True,
+        docs_url: str | None = "/docs",
+        redoc_url: str | None = "/redoc",
+        swagger_ui_oauth2_redirect_url: str | None = "/docs/oauth2-redirect",
+        swagger_ui_init_oauth: dict[str, Any] | None = None,
         middleware: Sequence[Middleware] | None = None,
         exception_handlers: Mapping[Any, ExceptionHandler] | None = None,
+        on_startup: Sequence[Callable[[], Any]] | None = None,
+        on_shutdown: Sequence[Callable[[], Any]] | None = None,
         lifespan: Lifespan[Any] | None = None,
-        title: str = "wsapi",
-        version: str = "0.1.0",
-        description: str = "",
+        terms_of_service: str | None = None,
+        contact: dict[str, Any] | None = None,
+        license_info: dict[str, Any] | None = None,
+        root_path: str = "",
+        root_path_in_servers: bool = True,
+        responses: dict[int | str, dict[str, Any]] | None = None,
+        callbacks: list[BaseRoute] | None = None,
+        webhooks: APIRouter | None = None,
+        deprecated: bool | None = None,
+        include_in_schema: bool = True,
+        swagger_ui_parameters: dict[str, Any] | None = None,
+        generate_unique_id_function: Callable[[APIRoute], str] | None = None,
+        separate_input_output_schemas: bool = True,
+        openapi_external_docs: dict[str, Any] | None = None,
+        strict_content_type: bool = True,
         asyncapi_url: str | None = "/asyncapi.json",
         asyncapi_docs_url: str | None = "/asyncapi",
         channels: Channels | None = None,
@@ -60,17 +91,60 @@ class WsAPI(Starlette):
     ) -> None:
         handlers: dict[Any, ExceptionHandler] = {**DEFAULT_HANDLERS, **(exception_handlers or {})}
         super().__init__(debug=debug, middleware=middleware, exception_handlers=handlers)
-        self.router = APIRouter(routes=routes, dependencies=dependencies, lifespan=lifespan)
+        self.router = APIRouter(
+            routes=routes,
+            dependencies=dependencies,
+            default_response_class=default_response_class,
+            responses=responses,
+            callbacks=callbacks,
+            redirect_slashes=redirect_slashes,
+            on_startup=on_startup,
+            on_shutdown=on_shutdown,
+            lifespan=lifespan,
+            deprecated=deprecated,
+            include_in_schema=include_in_schema,
+            generate_unique_id_function=generate_unique_id_function,
+            strict_content_type=strict_content_type,
+        )
         self.title = title
+        self.summary = summary
         self.version = version
         self.description = description
+        self.terms_of_service = terms_of_service
+        self.contact = contact
+        self.license_info = license_info
+        self.openapi_version = "3.1.0"
+        self.openapi_tags = openapi_tags
+        self.openapi_external_docs = openapi_external_docs
+        self.servers = list(servers or [])
+        self.root_path = root_path
+        self.root_path_in_servers = root_path_in_servers
+        self.webhooks = webhooks or APIRouter()
+        self.separate_input_output_schemas = separate_input_output_schemas
+        self.docs = DocsConfig(
+            openapi_url=openapi_url,
+            docs_url=docs_url if openapi_url else None,
+            redoc_url=redoc_url if openapi_url else None,
+            oauth2_redirect_url=swagger_ui_oauth2_redirect_url,
+            init_oauth=swagger_ui_init_oauth,
+            swagger_ui_parameters=swagger_ui_parameters,
+            asyncapi_docs_url=asyncapi_docs_url if asyncapi_url else None,
+        )
+        self.openapi_url = openapi_url
+        self.docs_url = self.docs.docs_url
+        self.redoc_url = self.docs.redoc_url
+        self.swagger_ui_oauth2_redirect_url = swagger_ui_oauth2_redirect_url
+        self.swagger_ui_init_oauth = swagger_ui_init_oauth
+        self.swagger_ui_parameters = swagger_ui_parameters
         self.dependency_overrides: dict[Callable[..., Any], Callable[..., Any]] = {}
         self.websocket_stack: ASGIApp | None = None
         self.websocket_exception_handlers: tuple[dict[Any, ExceptionHandler], dict[int, ExceptionHandler]] = ({}, {})
+        self.openapi_schema: dict[str, Any] | None = None
         self.asyncapi_schema: dict[str, Any] | None = None
         # Every handshake passes the origin check and the limits before any route sees it (see wsapi.connections).
         self.connections = Connections(limits, OriginPolicy(allowed_origins))
         install_redaction()
+        self.router.routes.extend(openapi_routes(self.docs))
         if asyncapi_url:
             self.router.routes.extend(asyncapi_routes(asyncapi_url, asyncapi_docs_url))
         self.metrics: Hooks = OFF  # `wsapi.metrics.serve_metrics(app)` turns them on
@@ -78,6 +152,28 @@ class WsAPI(Starlette):
         self.channels = channels
         if channels is not None:
             self.router.lifespan_context = channels.around(self.router.lifespan_context)
+
+    def openapi(self) -> dict[str, Any]:
+        """The OpenAPI 3.1 document of the app's HTTP routes, built on first use (set `openapi_schema` to replace
+        it, as FastAPI's "extending OpenAPI" recipe does)."""
+        if self.openapi_schema is None:
+            self.openapi_schema = get_openapi(
+                title=self.title,
+                version=self.version,
+                openapi_version=self.openapi_version,
+                summary=self.summary,
+                description=self.description,
+                terms_of_service=self.terms_of_service,
+                contact=self.contact,
+                license_info=self.license_info,
+                routes=self.routes,
+                webhooks=self.webhooks.routes,
+                tags=self.openapi_tags,
+                servers=self.servers,
+                separate_input_output_schemas=self.separate_input_output_schemas,
+                external_docs=self.openapi_external_docs,
+            )
+        return self.openapi_schema
 
     def asyncapi(self) -> dict[str, Any]:
         """The AsyncAPI 3.0 document of the app's WebSocket routes, built on first use (set `asyncapi_schema` to
@@ -89,6 +185,8 @@ class WsAPI(Starlette):
         return self.asyncapi_schema
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.root_path:
+            scope["root_path"] = self.root_path
         if scope["type"] != "websocket":
             await super().__call__(scope, receive, send)
             return
@@ -147,6 +245,14 @@ class WsAPI(Starlette):
 
         return decorator
 
+    def add_event_handler(self, event_type: str, func: Callable[[], Any]) -> None:
+        self.router.add_event_handler(event_type, func)
+
+    def on_event(self, event_type: str) -> Callable[[DecoratedCallable], DecoratedCallable]:
+        """`@app.on_event("startup")` / `("shutdown")`: deprecated in FastAPI in favour of `lifespan`, still
+        supported; handlers run around the lifespan (startup handlers first, shutdown handlers last)."""
+        return self.router.on_event(event_type)
+
     # Route registration goes through the app's router, so app-level dependencies apply to every route.
 
     def add_api_route(self, path: str, endpoint: Callable[..., Any], **options: Unpack[RouteOptions]) -> None:
@@ -169,6 +275,15 @@ class WsAPI(Starlette):
 
     def delete(self, path: str, **options: Unpack[MethodOptions]) -> Callable[[DecoratedCallable], DecoratedCallable]:
         return self.router.delete(path, **options)
+
+    def head(self, path: str, **options: Unpack[MethodOptions]) -> Callable[[DecoratedCallable], DecoratedCallable]:
+        return self.router.head(path, **options)
+
+    def options(self, path: str, **options: Unpack[MethodOptions]) -> Callable[[DecoratedCallable], DecoratedCallable]:
+        return self.router.options(path, **options)
+
+    def trace(self, path: str, **options: Unpack[MethodOptions]) -> Callable[[DecoratedCallable], DecoratedCallable]:
+        return self.router.trace(path, **options)
 
     def add_api_websocket_route(
         self,
@@ -197,10 +312,8 @@ class WsAPI(Starlette):
         """A plain Starlette WebSocket route: the endpoint takes the websocket, nothing is injected."""
         return self.router.websocket_route(path, name=name)
 
-    def include_router(
-        self, router: APIRouter, *, prefix: str = "", dependencies: Sequence[Dependency] | None = None
-    ) -> None:
-        self.router.include_router(router, prefix=prefix, dependencies=dependencies)
+    def include_router(self, router: APIRouter, **options: Unpack[IncludeOptions]) -> None:
+        self.router.include_router(router, **options)
 
 
 FastAPI = WsAPI

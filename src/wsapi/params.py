@@ -35,6 +35,7 @@ class FieldOptions(TypedDict, total=False):
     pattern: str
     strict: bool
     include_in_schema: bool
+    json_schema_extra: dict[str, Any]
 
 
 class Param:
@@ -82,11 +83,35 @@ class CookieParam(Param):
 
 
 class BodyParam(Param):
-    location = "body"
+    location: ClassVar[Location] = "body"
 
     def __init__(self, default: Any = ..., *, embed: bool = False, **options: Unpack[FieldOptions]) -> None:
         super().__init__(default, **options)
         self.embed = embed
+
+
+class FormParam(BodyParam):
+    """A field of a form body (`application/x-www-form-urlencoded` or `multipart/form-data`); its errors are located
+    in the body, as a JSON body's are."""
+
+    def __init__(
+        self,
+        default: Any = ...,
+        *,
+        media_type: str = "application/x-www-form-urlencoded",
+        **options: Unpack[FieldOptions],
+    ) -> None:
+        super().__init__(default, embed=True, **options)
+        self.media_type = media_type
+
+
+class FileParam(FormParam):
+    """An uploaded file (`bytes` or `UploadFile`) of a `multipart/form-data` body."""
+
+    def __init__(
+        self, default: Any = ..., *, media_type: str = "multipart/form-data", **options: Unpack[FieldOptions]
+    ) -> None:
+        super().__init__(default, media_type=media_type, **options)
 
 
 class Dependency:
@@ -138,6 +163,16 @@ def Cookie(default: Any = ..., **options: Unpack[FieldOptions]) -> Any:
 
 def Body(default: Any = ..., *, embed: bool = False, **options: Unpack[FieldOptions]) -> Any:
     return BodyParam(default, embed=embed, **options)
+
+
+def Form(
+    default: Any = ..., *, media_type: str = "application/x-www-form-urlencoded", **options: Unpack[FieldOptions]
+) -> Any:
+    return FormParam(default, media_type=media_type, **options)
+
+
+def File(default: Any = ..., *, media_type: str = "multipart/form-data", **options: Unpack[FieldOptions]) -> Any:
+    return FileParam(default, media_type=media_type, **options)
 
 
 def Depends(

@@ -4,25 +4,27 @@ from __future__ import annotations
 
 import copy
 import inspect
-import json
 import logging
 import re
 from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager, nullcontext, suppress
+from enum import Enum
 from typing import Any, TypedDict, TypeVar, Unpack
 
-from pydantic_core import to_jsonable_python
 from starlette._exception_handler import wrap_app_handling_exceptions
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, Router, WebSocketRoute, compile_path
 from starlette.types import ASGIApp, Lifespan, Receive, Scope, Send
 from starlette.websockets import WebSocketClose, WebSocketDisconnect, WebSocketState
 
-from wsapi.concurrency import is_async_callable
+from wsapi.concurrency import CallKind, is_async_callable
 from wsapi.connections import CONNECTION_KEY, Connection
 from wsapi.dependencies import NO_BODY, Dependant, Solver, analyse
+from wsapi.dependencies.bodies import body_reader
 from wsapi.dependencies.solving import Overrides
+from wsapi.encoders import IncEx, jsonable_encoder
 from wsapi.exceptions import (
     EndpointContext,
     RequestValidationError,
@@ -35,6 +37,7 @@ from wsapi.messages import Dispatcher, MessageRouter
 from wsapi.metrics import OFF, Hooks
 from wsapi.origins import OriginPolicy
 from wsapi.params import Dependency
+from wsapi.response_models import DEFAULT, ResponseFilter, ResponseModel, body_allowed, declared_response_type
 from wsapi.websockets import WebSocket
 
 logger = logging.getLogger("wsapi")
@@ -42,43 +45,119 @@ logger = logging.getLogger("wsapi")
 DecoratedCallable = TypeVar("DecoratedCallable", bound=Callable[..., Any])
 
 
+async def _call_event_handler(handler: Callable[[], Any]) -> None:
+    if is_async_callable(handler):
+        await handler()
+    else:
+        handler()
+
+
 def _overrides(scope: Scope) -> Overrides | None:
     return getattr(scope.get("app"), "dependency_overrides", None)
 
 
 class MethodOptions(TypedDict, total=False):
-    """What an HTTP route takes besides its path and endpoint (`methods` aside, for `get`, `post`, ...)."""
+    """What an HTTP route takes besides its path and endpoint (`methods` aside, for `get`, `post`, ...).
 
-    name: str | None
-    dependencies: Sequence[Dependency]
+    FastAPI's names and meanings; `tags` to `openapi_extra` only describe the route in the OpenAPI document.
+    """
+
+    response_model: Any
     status_code: int | None
-    response_class: type[Response]
+    tags: list[str | Enum] | None
+    dependencies: Sequence[Dependency] | None
+    summary: str | None
+    description: str | None
+    response_description: str
+    responses: dict[int | str, dict[str, Any]] | None
+    deprecated: bool | None
+    name: str | None
+    operation_id: str | None
+    response_model_include: IncEx | None
+    response_model_exclude: IncEx | None
+    response_model_by_alias: bool
+    response_model_exclude_unset: bool
+    response_model_exclude_defaults: bool
+    response_model_exclude_none: bool
     include_in_schema: bool
+    response_class: type[Response] | None
+    openapi_extra: dict[str, Any] | None
+    generate_unique_id_function: Callable[[APIRoute], str] | None
+    strict_content_type: bool
+    callbacks: list[BaseRoute] | None
 
 
 class RouteOptions(MethodOptions, total=False):
     methods: Sequence[str] | None
 
 
-class APIRoute(Route):
-    """An HTTP route whose endpoint gets its arguments from the dependency engine and may return plain data."""
+class IncludeOptions(TypedDict, total=False):
+    """What `include_router` takes besides the router (FastAPI's names)."""
 
-    def __init__(
-        self,
-        path: str,
-        endpoint: Callable[..., Any],
-        *,
-        methods: Sequence[str] | None = None,
-        name: str | None = None,
-        dependencies: Sequence[Dependency] | None = None,
-        status_code: int | None = None,
-        response_class: type[Response] = JSONResponse,
-        include_in_schema: bool = True,
-    ) -> None:
+    prefix: str
+    tags: list[str | Enum] | None
+    dependencies: Sequence[Dependency] | None
+    default_response_class: type[Response] | None
+    responses: dict[int | str, dict[str, Any]] | None
+    callbacks: list[BaseRoute] | None
+    deprecated: bool | None
+    include_in_schema: bool
+    generate_unique_id_function: Callable[[APIRoute], str] | None
+
+
+# FastAPI options that wsapi does not implement: declaring one is an error, never silently ignored.
+UNSUPPORTED_OPTIONS = {
+    "callbacks": "OpenAPI callbacks (callbacks=...) are not supported by wsapi",
+    "route_class_override": "custom route classes (route_class_override=...) are not supported by wsapi",
+}
+
+
+def check_options(where: str, options: Mapping[str, Any], allowed: Any) -> None:
+    """Refuse an option that `allowed` (a TypedDict) does not name, or one of FastAPI's wsapi does not implement."""
+    for key, value in options.items():
+        if key in UNSUPPORTED_OPTIONS and value:
+            raise TypeError(f"{where}: {UNSUPPORTED_OPTIONS[key]}")
+        if key not in allowed.__annotations__ and key not in UNSUPPORTED_OPTIONS:
+            raise TypeError(f"{where}: unexpected keyword argument {key!r}")
+
+
+def generate_unique_id(route: APIRoute) -> str:
+    """The default operation id, as FastAPI makes it: name, path and method, e.g. `read_item_items__item_id__get`."""
+    return re.sub(r"\W", "_", f"{route.name}{route.path_format}") + f"_{route.declared_methods[0].lower()}"
+
+
+class APIRoute(Route):
+    """An HTTP route whose endpoint gets its arguments from the dependency engine and may return plain data.
+
+    A returned value is validated and filtered by the response model (`response_model`, else the return annotation;
+    see `wsapi.response_models`) and encoded with `jsonable_encoder`; a returned `Response` is sent as it is.
+    """
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **options: Unpack[RouteOptions]) -> None:
+        check_options(path, options, RouteOptions)
+        methods = [m.upper() for m in options.get("methods") or ["GET"]]
+        name = options.get("name")
+        include_in_schema = options.get("include_in_schema", True)
         super().__init__(path, endpoint, methods=methods, name=name, include_in_schema=include_in_schema)
-        self.dependencies = list(dependencies or [])
-        self.status_code = status_code
-        self.response_class = response_class
+        self.options = options  # kept whole, so that include_router can re-create the route under a prefix
+        self.declared_methods = methods
+        self.dependencies = list(options.get("dependencies") or [])
+        self.status_code = options.get("status_code")
+        self.response_class: type[Response] = options.get("response_class") or JSONResponse
+        self.tags = list(options.get("tags") or [])
+        self.summary = options.get("summary")
+        description = options.get("description") or inspect.cleandoc(endpoint.__doc__ or "")
+        self.description = description.split("\f")[0].strip()  # a form feed ends what the docs show
+        self.response_description = options.get("response_description", "Successful Response")
+        self.responses = dict(options.get("responses") or {})
+        self.deprecated = options.get("deprecated")
+        self.operation_id = options.get("operation_id")
+        self.openapi_extra = options.get("openapi_extra")
+        self.unique_id = self.operation_id or (options.get("generate_unique_id_function") or generate_unique_id)(self)
+        self.response_type = declared_response_type(endpoint, options.get("response_model", DEFAULT))
+        self.response_model = (
+            None if self.response_type is None else ResponseModel(self.response_type, _filter(options), self.name)
+        )
         self.dependant = analyse(
             endpoint,
             path_param_names=frozenset(self.param_convertors),
@@ -89,8 +168,10 @@ class APIRoute(Route):
         self.whole_body = len({f.name for f in body_fields}) == 1 and not any(
             getattr(f.param, "embed", False) for f in body_fields
         )
-        self.reads_body = bool(body_fields)
-        self.encodes_json = issubclass(response_class, JSONResponse)
+        self.body_fields = list({f.name: f for f in body_fields}.values())
+        self.read_body = body_reader(body_fields, strict_content_type=options.get("strict_content_type", True))
+        # Pydantic writes the JSON itself when nothing else decides how the response is made.
+        self.dumps_json = self.response_model is not None and self.response_class is JSONResponse
         self.app = self.handle_request
 
     async def handle_request(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -103,10 +184,10 @@ class APIRoute(Route):
 
     async def _respond(self, request: Request, send: Send) -> None:
         scope = request.scope
-        body = await self._read_body(request) if self.reads_body else NO_BODY
         # Yield-dependencies of scope "function" are torn down when the endpoint returns, the others after the
         # response has been sent.
         async with AsyncExitStack() as stack:
+            body = NO_BODY if self.read_body is None else await self.read_body(request, stack)
             async with AsyncExitStack() as function_stack:
                 solver = Solver(
                     request, stack, _overrides(scope), body, function_stack=function_stack, whole_body=self.whole_body
@@ -117,33 +198,57 @@ class APIRoute(Route):
                         errors, body=None if body is NO_BODY else body, endpoint_ctx=self.endpoint_context(request)
                     )
                 result = await solver.call(self.dependant, values)
-            response = result if isinstance(result, Response) else self._response(result)
+            if isinstance(result, Response):
+                response = result
+            else:
+                response = await self._response(result, solver.response)
+            if solver.background is not None and response.background is None:
+                response.background = solver.background
             await response(scope, request.receive, send)
 
     def endpoint_context(self, request: Request) -> EndpointContext:
         return endpoint_context(self.endpoint, f"{request.method} {request.scope.get('root_path', '')}{self.path}")
 
-    def _response(self, result: Any) -> Response:
-        content = to_jsonable_python(result) if self.encodes_json else result
-        if self.status_code is None:
-            return self.response_class(content)
-        return self.response_class(content, status_code=self.status_code)
+    async def _response(self, result: Any, sub_response: Response | None) -> Response:
+        status_code = self.status_code
+        if sub_response is not None and sub_response.status_code:
+            status_code = sub_response.status_code
+        response: Response
+        if self.dumps_json:
+            assert self.response_model is not None
+            content = await self._in_threadpool_if_sync(self.response_model.dump_json, result)
+            response = Response(content, status_code or 200, media_type="application/json")
+        else:
+            if self.response_model is not None:
+                content = self.response_model.dump_python(result)
+            else:
+                content = jsonable_encoder(result)
+            if status_code is None:
+                response = self.response_class(content)
+            else:
+                response = self.response_class(content, status_code=status_code)
+        if not body_allowed(response.status_code):
+            response.body = b""
+        if sub_response is not None:
+            response.raw_headers.extend(sub_response.raw_headers)
+        return response
 
-    @staticmethod
-    async def _read_body(request: Request) -> Any:
-        raw = await request.body()
-        if not raw:
-            return NO_BODY
-        try:
-            return json.loads(raw)
-        except json.JSONDecodeError as exc:
-            error = {
-                "type": "json_invalid",
-                "loc": ("body", exc.pos),
-                "msg": "JSON decode error",
-                "ctx": {"error": exc.msg},
-            }
-            raise RequestValidationError([error]) from exc
+    async def _in_threadpool_if_sync(self, function: Callable[[Any], bytes], result: Any) -> bytes:
+        # A sync endpoint's result may be an ORM object whose attributes load lazily: read them off the event loop.
+        if self.dependant.kind is CallKind.SYNC:
+            return await run_in_threadpool(function, result)
+        return function(result)
+
+
+def _filter(options: MethodOptions) -> ResponseFilter:
+    return ResponseFilter(
+        include=options.get("response_model_include"),
+        exclude=options.get("response_model_exclude"),
+        by_alias=options.get("response_model_by_alias", True),
+        exclude_unset=options.get("response_model_exclude_unset", False),
+        exclude_defaults=options.get("response_model_exclude_defaults", False),
+        exclude_none=options.get("response_model_exclude_none", False),
+    )
 
 
 class WebSocketOptions(TypedDict, total=False):
@@ -277,23 +382,76 @@ class APIWebSocketRoute(WebSocketRoute):
 
 
 class APIRouter(Router):
-    """A group of routes with a shared prefix and dependencies, included into an app or another router."""
+    """A group of routes with a shared prefix, tags, responses and dependencies, included into an app or a router.
+
+    `tags`, `responses`, `deprecated`, `include_in_schema`, `default_response_class` and
+    `generate_unique_id_function` apply to every HTTP route added to it, as in FastAPI.
+    """
 
     def __init__(
         self,
         *,
         prefix: str = "",
+        tags: list[str | Enum] | None = None,
         dependencies: Sequence[Dependency] | None = None,
+        default_response_class: type[Response] | None = None,
+        responses: dict[int | str, dict[str, Any]] | None = None,
+        callbacks: list[BaseRoute] | None = None,
         routes: Sequence[BaseRoute] | None = None,
         redirect_slashes: bool = True,
+        on_startup: Sequence[Callable[[], Any]] | None = None,
+        on_shutdown: Sequence[Callable[[], Any]] | None = None,
         lifespan: Lifespan[Any] | None = None,
+        deprecated: bool | None = None,
+        include_in_schema: bool = True,
+        generate_unique_id_function: Callable[[APIRoute], str] | None = None,
+        strict_content_type: bool = True,
     ) -> None:
         super().__init__(routes=routes, redirect_slashes=redirect_slashes, lifespan=lifespan)
+        check_options("APIRouter", {"callbacks": callbacks}, IncludeOptions)
         if prefix and not (prefix.startswith("/") and not prefix.endswith("/")):
             raise ValueError(f"a prefix starts with '/' and does not end with '/', not {prefix!r}")
         self.prefix = prefix
+        self.tags = list(tags or [])
         self.dependencies = list(dependencies or [])
+        self.default_response_class = default_response_class
+        self.responses = dict(responses or {})
+        self.deprecated = deprecated
+        self.include_in_schema = include_in_schema
+        self.generate_unique_id_function = generate_unique_id_function
+        self.strict_content_type = strict_content_type
+        self.on_startup = list(on_startup or [])
+        self.on_shutdown = list(on_shutdown or [])
+        self.user_lifespan_context = self.lifespan_context
+        self.lifespan_context = self._lifespan_with_events
         self.included_lifespans: list[Lifespan[Any]] = []
+
+    @asynccontextmanager
+    async def _lifespan_with_events(self, app: Any) -> AsyncIterator[Any]:
+        """`on_startup` handlers, then the lifespan; on the way out, the lifespan's end, then `on_shutdown`."""
+        for handler in self.on_startup:
+            await _call_event_handler(handler)
+        async with self.user_lifespan_context(app) as state:
+            yield state
+        for handler in self.on_shutdown:
+            await _call_event_handler(handler)
+
+    def add_event_handler(self, event_type: str, func: Callable[[], Any]) -> None:
+        if event_type == "startup":
+            self.on_startup.append(func)
+        elif event_type == "shutdown":
+            self.on_shutdown.append(func)
+        else:
+            raise ValueError(f"unknown event {event_type!r}: it is 'startup' or 'shutdown'")
+
+    def on_event(self, event_type: str) -> Callable[[DecoratedCallable], DecoratedCallable]:
+        """`@app.on_event("startup")`: deprecated in FastAPI in favour of `lifespan`, still supported."""
+
+        def decorator(func: DecoratedCallable) -> DecoratedCallable:
+            self.add_event_handler(event_type, func)
+            return func
+
+        return decorator
 
     async def not_found(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket" and "websocket.http.response" in scope.get("extensions", {}):
@@ -307,10 +465,20 @@ class APIRouter(Router):
     # HTTP routes
 
     def add_api_route(self, path: str, endpoint: Callable[..., Any], **options: Unpack[RouteOptions]) -> None:
-        options["dependencies"] = [*self.dependencies, *options.get("dependencies", [])]
+        """Add an HTTP route; the router's tags, responses and dependencies come before the route's own."""
+        options["dependencies"] = [*self.dependencies, *(options.get("dependencies") or [])]
+        options["tags"] = [*self.tags, *(options.get("tags") or [])]
+        options["responses"] = {**self.responses, **(options.get("responses") or {})}
+        options["deprecated"] = options.get("deprecated") or self.deprecated
+        options["include_in_schema"] = options.get("include_in_schema", True) and self.include_in_schema
+        options["response_class"] = options.get("response_class") or self.default_response_class
+        options.setdefault("generate_unique_id_function", self.generate_unique_id_function)
+        options.setdefault("strict_content_type", self.strict_content_type)
         self.routes.append(APIRoute(self.prefix + path, endpoint, **options))
 
     def api_route(self, path: str, **options: Unpack[RouteOptions]) -> Callable[[DecoratedCallable], DecoratedCallable]:
+        check_options(path, options, RouteOptions)
+
         def decorator(func: DecoratedCallable) -> DecoratedCallable:
             self.add_api_route(path, func, **options)
             return func
@@ -331,6 +499,15 @@ class APIRouter(Router):
 
     def delete(self, path: str, **options: Unpack[MethodOptions]) -> Callable[[DecoratedCallable], DecoratedCallable]:
         return self.api_route(path, methods=["DELETE"], **options)
+
+    def head(self, path: str, **options: Unpack[MethodOptions]) -> Callable[[DecoratedCallable], DecoratedCallable]:
+        return self.api_route(path, methods=["HEAD"], **options)
+
+    def options(self, path: str, **options: Unpack[MethodOptions]) -> Callable[[DecoratedCallable], DecoratedCallable]:
+        return self.api_route(path, methods=["OPTIONS"], **options)
+
+    def trace(self, path: str, **options: Unpack[MethodOptions]) -> Callable[[DecoratedCallable], DecoratedCallable]:
+        return self.api_route(path, methods=["TRACE"], **options)
 
     # WebSocket routes
 
@@ -387,30 +564,31 @@ class APIRouter(Router):
 
     # Composition
 
-    def include_router(
-        self, router: APIRouter, *, prefix: str = "", dependencies: Sequence[Dependency] | None = None
-    ) -> None:
+    def include_router(self, router: APIRouter, **options: Unpack[IncludeOptions]) -> None:
         """Add `router`'s routes under `prefix`; dependencies apply outermost first: self, include, router, route.
 
-        Routes of its own are analysed again with the added dependencies; Starlette's routes are moved under the
-        prefix as they are (name, middleware, `include_in_schema` kept). The router's lifespan runs inside this
-        one's, once however often the router is included; their states are merged.
+        The include's `tags` and `responses` come before each route's own; `deprecated`, `include_in_schema` and
+        `default_response_class` apply to the routes that do not say otherwise.
         """
+        prefix = options.get("prefix", "")
         if prefix and not (prefix.startswith("/") and not prefix.endswith("/")):
             raise ValueError(f"a prefix starts with '/' and does not end with '/', not {prefix!r}")
-        extra = list(dependencies or [])
+        check_options("include_router", options, IncludeOptions)
+        extra = list(options.get("dependencies") or [])
         for route in router.routes:
             if isinstance(route, APIRoute):
-                self.add_api_route(
-                    prefix + route.path,
-                    route.endpoint,
-                    methods=sorted(route.methods or []),
-                    name=route.name,
-                    dependencies=[*extra, *route.dependencies],
-                    status_code=route.status_code,
-                    response_class=route.response_class,
-                    include_in_schema=route.include_in_schema,
+                merged = route.options.copy()
+                merged["methods"] = route.declared_methods
+                merged["dependencies"] = [*extra, *route.dependencies]
+                merged["tags"] = [*(options.get("tags") or []), *route.tags]
+                merged["responses"] = {**(options.get("responses") or {}), **route.responses}
+                merged["deprecated"] = route.deprecated or options.get("deprecated")
+                merged["include_in_schema"] = route.include_in_schema and options.get("include_in_schema", True)
+                merged["response_class"] = merged.get("response_class") or options.get("default_response_class")
+                merged["generate_unique_id_function"] = merged.get("generate_unique_id_function") or options.get(
+                    "generate_unique_id_function"
                 )
+                self.add_api_route(prefix + route.path, route.endpoint, **merged)
             elif isinstance(route, APIWebSocketRoute):
                 self.add_api_websocket_route(
                     prefix + route.path,
@@ -423,6 +601,7 @@ class APIRouter(Router):
                 )
             else:
                 self.routes.append(_moved(route, self.prefix + prefix))
+        # The router's own lifespan and events run inside this one's, once however often it is included.
         if router.lifespan_context not in self.included_lifespans:
             self.included_lifespans.append(router.lifespan_context)
             self.lifespan_context = _nested(self.lifespan_context, router.lifespan_context)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.channels.support import MakeBackend, RedisServer, ServerProcess
+from tests.channels.support import MakeBackend, RedisClusterNodes, RedisSentinelSet, RedisServer, ServerProcess
 from wsapi.channels import Channels, MemoryBackend, RedisBackend
 
 
@@ -34,6 +34,28 @@ def persistent_redis(tmp_path: Path) -> Iterator[RedisServer]:
         yield server
     finally:
         server.kill()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClusterNodes]:
+    """One real Redis Cluster for the whole session (each test uses a key prefix of its own)."""
+    cluster = RedisClusterNodes(tmp_path_factory.mktemp("cluster"))
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.kill()
+
+
+@pytest.fixture(scope="session")
+def redis_sentinels(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisSentinelSet]:
+    """One real Sentinel set (a primary, a replica, three sentinels) for the whole session."""
+    sentinels = RedisSentinelSet(tmp_path_factory.mktemp("sentinel"))
+    try:
+        sentinels.start()
+        yield sentinels
+    finally:
+        sentinels.kill()
 
 
 @pytest.fixture(params=["memory", "redis"])

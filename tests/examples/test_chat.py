@@ -41,9 +41,15 @@ def frames_until(ws: WebSocketTestSession, match: Any) -> list[dict[str, Any]]:
 
 
 def join(ws: WebSocketTestSession, room: str, since: str | None = None) -> dict[str, Any]:
-    answer = ws.request("join", {"room": room, "since": since})
-    assert answer["type"] == "join.reply", answer
+    """Subscribe to the room's channel as the page does: from `since`, else with the last 50 messages."""
+    request = {"channel": f"room:{room}", **({"since": since} if since else {"history": 50})}
+    answer = ws.request("subscribe", request)
+    assert answer["type"] == "subscribe.reply", answer
     return answer
+
+
+def names(answer: dict[str, Any]) -> list[str]:
+    return sorted(member["info"]["name"] for member in answer["data"]["members"])
 
 
 def messages(frames: list[dict[str, Any]]) -> list[str]:
@@ -53,15 +59,22 @@ def messages(frames: list[dict[str, Any]]) -> list[str]:
 def test_page_and_docs_are_served(client: TestClient) -> None:
     assert "wsapi chat" in client.get("/").text
     assert client.get("/static/app.js").status_code == 200
+    bundle = client.get("/client/index.js")
+    assert bundle.status_code == 200, "the TypeScript client is built by `make client-ts`"
+    assert "Client," in bundle.text.rpartition("export {")[2]  # the ES module exports the client
+    icon = client.get("/favicon.ico")
+    assert (icon.status_code, icon.headers["content-type"]) == (200, "image/svg+xml")
     document = client.get("/asyncapi.json").json()
-    assert set(document["operations"]) >= {f"ws.receive.{type}" for type in ("join", "leave", "say", "rooms")}
+    types = ("subscribe", "unsubscribe", "presence", "say", "rooms")
+    assert set(document["operations"]) >= {f"ws.receive.{type}" for type in types}
+    assert "ws.receive.publish" not in document["operations"]  # people speak through `say`
 
 
 def test_two_users_chat_in_a_room_and_see_each_other(client: TestClient) -> None:
     with client.websocket_connect("/ws?name=ada") as ada:
-        assert join(ada, "lobby")["data"] == {"room": "lobby", "members": ["ada"]}
+        assert names(join(ada, "lobby")) == ["ada"]
         with client.websocket_connect("/ws?name=bob") as bob:
-            assert join(bob, "lobby")["data"]["members"] == ["ada", "bob"]
+            assert names(join(bob, "lobby")) == ["ada", "bob"]
             frames_until(ada, lambda f: f["type"] == "join" and f["client"]["info"] == {"name": "bob"})
             assert bob.request("say", {"room": "lobby", "text": "hi ada"})["type"] == "ack"
             assert messages(frames_until(ada, lambda f: f["type"] == "message")) == ["bob: hi ada"]
@@ -111,11 +124,15 @@ def test_bad_requests_get_error_frames_and_the_connection_stays(client: TestClie
     with client.websocket_connect("/ws?name=ada") as ada:
         not_joined = ada.request("say", {"room": "lobby", "text": "hello?"})
         assert not_joined["data"]["code"] == "not_joined"
-        bad_room = ada.request("join", {"room": "Bad Room!"})
+        bad_room = ada.request("subscribe", {"channel": "room:Bad Room!"})
         assert bad_room["data"]["code"] == "validation_error"
-        assert bad_room["data"]["errors"][0]["loc"] == ["data", "room"]
+        assert bad_room["data"]["errors"][0]["loc"] == ["data", "channel"]
+        for channel in ("room:UPPER", "lobby", "private:x"):  # well-formed channels, but no room's
+            refused = ada.request("subscribe", {"channel": channel})
+            assert refused["data"] == {"code": "channel_refused", "message": f"channel refused: {channel!r}"}
         too_long = ada.request("say", {"room": "lobby", "text": "x" * 2001})
         assert too_long["data"]["errors"][0]["type"] == "string_too_long"
-        garbage = ada.request("join", {"room": "lobby", "since": "not-a-position"})
+        garbage = ada.request("subscribe", {"channel": "room:lobby", "since": "not-a-position"})
         assert garbage["data"]["code"] == "validation_error"
-        assert join(ada, "lobby")["data"]["members"] == ["ada"]
+        assert ada.request("publish", {"channel": "room:lobby", "data": "x"})["data"]["code"] == "unknown_type"
+        assert names(join(ada, "lobby")) == ["ada"]

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser import chromium, requires_chromium
-from tests.channels.support import RedisServer
+from tests.browser import chromium, client_bundle, requires_chromium
+from tests.channels.support import RedisServer, ServerProcess
 from tests.examples.test_chat import CHAT
 from tests.servers import uvicorn_server
 
@@ -16,6 +16,7 @@ pytestmark = requires_chromium
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
+    client_bundle()
     with uvicorn_server("main:app", app_dir=CHAT) as port:
         yield f"http://127.0.0.1:{port}"
 
@@ -101,3 +102,91 @@ def test_people_on_two_server_processes_share_rooms_through_redis(browser: Brows
             expect(late.locator("#messages li", has_text="from the other process")).to_have_count(1)  # history
     finally:
         redis.kill()
+
+
+def test_a_server_restart_with_the_page_open_reconnects_and_resumes(browser: Browser) -> None:
+    client_bundle()
+    server = ServerProcess({}, app="main:app", app_dir=CHAT)
+    try:
+        server.wait()
+        page = enter(browser, server.http, "ada")
+        expect(page.locator("#status")).to_have_text("online")
+        say(page, "before the restart")
+        expect(page.locator("#messages li").last).to_contain_text("before the restart")
+        server.kill()
+        expect(page.locator("#status")).not_to_have_text("online")
+        server = ServerProcess({}, app="main:app", app_dir=CHAT, port=server.port)
+        server.wait()
+        expect(page.locator("#status")).to_have_text("online", timeout=15_000)
+        expect(page.locator("#login")).to_be_hidden()  # not sent back to the login screen
+        expect(page.locator("#login-error")).to_have_text("")
+        # The memory backend lost the room's history with the process: the page says so, keeps what it had.
+        expect(page.locator("#messages li.event").last).to_contain_text("could not be recovered")
+        expect(page.locator("#messages li", has_text="before the restart")).to_have_count(1)
+        say(page, "after the restart")
+        expect(page.locator("#messages li").last).to_contain_text("after the restart")
+        expect(page.locator("#members li")).to_have_text(["ada"])
+    finally:
+        server.kill()
+
+
+def test_at_phone_width_the_messages_and_the_input_stay_usable(browser: Browser, server: str) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    page.goto(server)
+    page.fill("#name", "phone")
+    page.click("#login button")
+    expect(page.locator("#room-title")).to_have_text("# lobby")
+    for selector, min_height in (("#messages", 300), ("#text", 20), ("#say button", 20), ("#rooms", 20)):
+        box = page.locator(selector).bounding_box()
+        assert box is not None, selector
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 390 + 0.5, (selector, box)
+        assert box["y"] >= 0 and box["y"] + box["height"] <= 844 + 0.5, (selector, box)
+        assert box["height"] >= min_height, (selector, box)
+    assert page.locator("#messages").bounding_box()["width"] >= 350  # type: ignore[index]
+    page.fill("#text", "typed on a phone")
+    page.locator("#say button").tap()
+    expect(page.locator("#messages li").last).to_contain_text("typed on a phone")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390  # nothing sticks out sideways
+    context.close()
+
+
+def test_a_refused_room_name_is_explained_and_not_left_joined(browser: Browser, server: str) -> None:
+    page = enter(browser, server, "dee")
+    expect(page.locator("#room-title")).to_have_text("# lobby")
+    field = page.locator("#new-room-name")
+    field.fill("Bad Name!")
+    assert field.evaluate("input => input.validity.patternMismatch") is True  # the browser checks it first...
+    page.click("#new-room button")
+    assert field.evaluate("input => input.validity.valid") is False
+    expect(page.locator("#room-title")).to_have_text("# lobby")
+    # ...and with the browser's check out of the way, the server's refusal reads as a sentence, not a regex.
+    for name in ("Bad Name!", "UPPER"):
+        field.evaluate("input => input.removeAttribute('pattern')")
+        field.fill(name)
+        page.click("#new-room button")
+        expect(page.locator("#error")).to_have_text(
+            "Room names are 1 to 32 characters: a-z, 0-9 and '-', starting with a letter or digit."
+        )
+        expect(page.locator("#rooms li", has_text=name)).to_have_count(0)
+        expect(page.locator("#room-title")).to_have_text("# lobby")
+    field.fill("good-one")
+    page.click("#new-room button")
+    expect(page.locator("#room-title")).to_have_text("# good-one")
+    expect(page.locator("#error")).to_have_text("")
+
+
+def test_the_page_has_no_console_errors_and_a_favicon(browser: Browser, server: str) -> None:
+    page = browser.new_context().new_page()
+    problems: list[str] = []
+    page.on("console", lambda message: problems.append(message.text) if message.type in ("error", "warning") else None)
+    failed: list[str] = []
+    page.on("response", lambda response: failed.append(response.url) if response.status >= 400 else None)
+    page.goto(server)
+    page.fill("#name", "eve")
+    page.click("#login button")
+    expect(page.locator("#status")).to_have_text("online")
+    icon = page.request.get(f"{server}/favicon.ico")
+    assert (icon.status, icon.headers["content-type"]) == (200, "image/svg+xml")
+    assert problems == [] and failed == []  # no script error, no failed request (the icon included)

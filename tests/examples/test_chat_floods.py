@@ -32,8 +32,8 @@ def chat() -> Iterator[int]:
 
 async def joined(port: int, name: str) -> websockets.ClientConnection:
     ws = await websockets.connect(f"ws://127.0.0.1:{port}/ws?name={name}", open_timeout=5)
-    await ws.send(json.dumps({"type": "join", "id": 0, "data": {"room": "lobby"}}))
-    while json.loads(await asyncio.wait_for(ws.recv(), 5)).get("type") != "join.reply":
+    await ws.send(json.dumps({"type": "subscribe", "id": 0, "data": {"channel": "room:lobby"}}))
+    while json.loads(await asyncio.wait_for(ws.recv(), 5)).get("type") != "subscribe.reply":
         pass
     return ws
 
@@ -78,7 +78,7 @@ def says(count: int) -> Iterator[dict[str, Any]]:
 
 def joins_and_leaves(count: int) -> Iterator[dict[str, Any]]:
     for n in range(count):
-        yield {"type": "join" if n % 2 else "leave", "id": n + 1, "data": {"room": "lobby"}}
+        yield {"type": "subscribe" if n % 2 else "unsubscribe", "id": n + 1, "data": {"channel": "room:lobby"}}
 
 
 @pytest.mark.parametrize("requests", [says, joins_and_leaves], ids=["say", "join-leave"])
@@ -89,7 +89,7 @@ def test_a_flooder_is_limited_and_closed_while_the_room_goes_on(chat: int, reque
         flooder = await joined(chat, "flooder")
         answers, code = await flood(flooder, requests(FLOOD))
         # The burst is handled, then refusals, then the close: at most a few dozen of 5,000 got through.
-        handled = answers["ack"] + answers["join.reply"] + answers["subscribed"]
+        handled = answers["ack"] + answers["subscribe.reply"] + answers["subscribed"]
         print(f"flood of {FLOOD}: {dict(answers)}, closed with {code}")
         assert 1 <= handled <= 60, answers
         assert answers["rate_limited"] >= 10, answers

@@ -4,14 +4,28 @@ from typing import Any
 
 import pytest
 
-from wsapi import Depends, FastAPI, Security, SecurityScopes, WebSocket, WebSocketDisconnect, WebSocketException
+from wsapi import (
+    Depends,
+    FastAPI,
+    HTTPException,
+    Security,
+    SecurityScopes,
+    WebSocket,
+    WebSocketDisconnect,
+    WebSocketException,
+)
 from wsapi.security import (
     APIKeyCookie,
     APIKeyHeader,
     APIKeyQuery,
     HTTPAuthorizationCredentials,
+    HTTPBasic,
     HTTPBearer,
+    HTTPDigest,
+    OAuth2,
+    OAuth2AuthorizationCodeBearer,
     OAuth2PasswordBearer,
+    OpenIdConnect,
 )
 from wsapi.testclient import TestClient
 
@@ -54,7 +68,7 @@ def refusal(client: TestClient, url: str = "/ws", **kwargs: Any) -> tuple[int, s
 def test_api_keys_work_on_websocket_and_http(scheme: Any, present: dict[str, Any]) -> None:
     client = app_with(scheme)
     assert refusal(client) == (1008, "Not authenticated")
-    assert client.get("/http").status_code == 403
+    assert client.get("/http").status_code == 401
     suffix = present.get("url_suffix", "")
     client.cookies.update(present.get("cookies", {}))
     headers = present.get("headers", {})
@@ -73,7 +87,7 @@ def test_http_bearer_on_websocket_and_http() -> None:
     assert refusal(client) == (1008, "Not authenticated")
     assert refusal(client, headers={"Authorization": "Basic abc"}) == (1008, "Invalid authentication credentials")
     assert ws_credential(client, headers={"Authorization": "Bearer tok"}) == {"scheme": "Bearer", "credentials": "tok"}
-    assert client.get("/http").status_code == 403
+    assert client.get("/http").status_code == 401
     credentials = HTTPAuthorizationCredentials(scheme="Bearer", credentials="tok").model_dump()
     assert client.get("/http", headers={"Authorization": "Bearer tok"}).json() == credentials
 
@@ -112,3 +126,43 @@ def test_scopes_checked_through_security_refuse_a_websocket_missing_one() -> Non
 def ws_credential_text(client: TestClient, url: str, headers: dict[str, str]) -> str:
     with client.websocket_connect(url, headers=headers) as ws:
         return ws.receive_text()
+
+
+def test_http_basic_decodes_user_and_password_and_asks_for_them() -> None:
+    client = app_with(HTTPBasic(realm="wsapi"))
+    asked = client.get("/http")
+    assert (asked.status_code, asked.headers["www-authenticate"]) == (401, 'Basic realm="wsapi"')
+    assert client.get("/http", auth=("ada", "pa:ss")).json() == {"username": "ada", "password": "pa:ss"}
+    garbled = client.get("/http", headers={"Authorization": "Basic not-base64!"})
+    assert garbled.status_code == 401
+    assert ws_credential(client, headers={"Authorization": "Basic YWRhOnB3"}) == {"username": "ada", "password": "pw"}
+    assert refusal(client, headers={"Authorization": "Basic !!!"}) == (1008, "Invalid authentication credentials")
+
+
+@pytest.mark.parametrize(
+    ("scheme", "header", "expected"),
+    [
+        (HTTPDigest(), "Digest username=ada", {"scheme": "Digest", "credentials": "username=ada"}),
+        (OpenIdConnect(openIdConnectUrl="https://id.example.com/.well-known"), "Bearer t", "Bearer t"),
+        (
+            OAuth2(flows={"implicit": {"authorizationUrl": "https://a.example.com", "scopes": {}}}),
+            "Bearer t",
+            "Bearer t",
+        ),
+        (OAuth2AuthorizationCodeBearer(authorizationUrl="authorize", tokenUrl="token"), "Bearer t", "t"),
+    ],
+    ids=["digest", "openid-connect", "oauth2", "authorization-code"],
+)
+def test_other_fastapi_schemes_read_the_authorization_header(scheme: Any, header: str, expected: Any) -> None:
+    client = app_with(scheme)
+    assert client.get("/http").status_code == 401
+    assert client.get("/http", headers={"Authorization": header}).json() == expected
+    assert refusal(client) == (1008, "Not authenticated")
+
+
+def test_the_http_refusal_can_be_overridden_as_in_fastapi() -> None:
+    class Forbidding(HTTPBearer):
+        def make_not_authenticated_error(self) -> HTTPException:
+            return HTTPException(403, "Not authenticated")
+
+    assert app_with(Forbidding()).get("/http").status_code == 403

@@ -1,157 +1,144 @@
-// The chat's browser client: typed requests out, channel frames in, resume from the last position on reconnect.
-"use strict";
+// The chat's page: the UI. Connecting, reconnecting with backoff, resuming each room from its last position,
+// presence and matching replies to requests are the wsapi client's job (typescript/, served at /client/).
+import { Client } from "/client/index.js";
 
 const $ = (id) => document.getElementById(id);
-const rooms = new Map(); // name -> {joined, since, messages: [...], members: Map(clientId -> name), unread}
-let socket = null;
+const ROOM = /^[a-z0-9][a-z0-9-]{0,31}$/;
+const ROOM_RULE = "Room names are 1 to 32 characters: a-z, 0-9 and '-', starting with a letter or digit.";
+const joined = new Map(); // room name -> {subscription, messages, unread}
+const offered = new Set(); // the server's default rooms
+let client = null;
 let current = null;
-let nextId = 1;
-let retryDelay = 500;
-const pending = new Map(); // request id -> what to do with the answer
 
-function room(name) {
-  if (!rooms.has(name)) {
-    rooms.set(name, { joined: false, since: null, messages: [], members: new Map(), unread: 0 });
-  }
-  return rooms.get(name);
+function enter(name) {
+  client = new Client(`/ws?name=${encodeURIComponent(name)}`);
+  client.onState(onState);
+  client.connect().catch(() => {}); // a refusal arrives as a "disconnected" event that will not retry
+  join("lobby");
 }
 
-function request(type, data, onAnswer) {
-  const id = nextId++;
-  if (onAnswer) pending.set(id, onAnswer);
-  socket.send(JSON.stringify({ type, id, data }));
-}
-
-function connect(name) {
-  const scheme = location.protocol === "https:" ? "wss" : "ws";
-  socket = new WebSocket(`${scheme}://${location.host}/ws?name=${encodeURIComponent(name)}`);
-  let opened = false;
-  socket.onopen = () => {
-    opened = true;
-    retryDelay = 500;
-    setStatus(true);
-    request("rooms", undefined, (frame) => {
-      for (const r of frame.data) room(r.name);
+function onState(event) {
+  if (event.type === "connected") {
+    setStatus("online");
+    client.call("rooms").then((rooms) => {
+      for (const room of rooms) offered.add(room.name);
       renderRooms();
-    });
-    const wanted = [...rooms.entries()].filter(([, r]) => r.joined).map(([n]) => n);
-    for (const roomName of wanted.length ? wanted : ["lobby"]) join(roomName, false);
-  };
-  socket.onmessage = (event) => handle(JSON.parse(event.data));
-  socket.onclose = (event) => {
-    setStatus(false);
-    if (!opened || event.code === 1008) {
-      // Refused: a bad name, for instance. Show why and ask again.
-      $("login-error").textContent = event.reason || `Connection refused (${event.code})`;
-      $("chat").hidden = true;
-      $("login").hidden = false;
-      return;
-    }
-    setTimeout(() => connect(name), retryDelay); // and rejoin every room from where it was
-    retryDelay = Math.min(retryDelay * 2, 10000);
-  };
+    }, () => {});
+  } else if (event.type === "reconnecting") {
+    setStatus(event.delay < 1000 ? "reconnecting…" : `reconnecting in ${Math.round(event.delay / 1000)} s`);
+  } else if (event.type === "disconnected") {
+    setStatus("offline");
+    if (!event.willRetry) refused(event.reason || `Connection refused (${event.code})`);
+  }
 }
 
-function join(name, focus = true) {
-  const r = room(name);
-  r.joined = true;
-  request("join", { room: name, since: r.since }, (frame) => {
-    if (frame.type === "error") return showError(frame);
-    r.members = new Map(); // presence events from here on keep it current
-    for (const member of frame.data.members) r.members.set(`initial:${member}`, member);
-    if (focus || current === null) select(name);
-    renderRooms();
-  });
+function refused(reason) {
+  // The server will not take this connection (a bad name, for instance): say why and ask again.
+  joined.clear();
+  current = null;
+  $("login-error").textContent = reason;
+  $("chat").hidden = true;
+  $("login").hidden = false;
+}
+
+async function join(name) {
+  $("error").textContent = "";
+  if (!ROOM.test(name)) return showError(ROOM_RULE);
+  if (joined.has(name)) return select(name);
+  const room = { messages: [], unread: 0, ready: false, subscription: null };
+  const render = () => {
+    if (room.ready && name === current) renderRoom();
+    if (room.ready) renderRooms();
+  };
+  room.subscription = client.subscribe(
+    `room:${name}`,
+    {
+      message(said) {
+        room.messages.push(said);
+        if (name !== current) room.unread += 1;
+        render();
+      },
+      subscribed({ recovered, resumed }) {
+        if (resumed && !recovered) {
+          room.messages.push({ event: "Some messages could not be recovered; showing what came after." });
+          render();
+        }
+      },
+      join(member) {
+        if (room.ready) room.messages.push({ event: `${member.info.name} joined` });
+        render();
+      },
+      leave(member) {
+        room.messages.push({ event: `${member.info.name} left` });
+        render();
+      },
+    },
+    { history: 50 },
+  );
+  try {
+    await room.subscription.ready();
+  } catch (error) {
+    if (error.code === "closed") return; // the whole connection was refused: the login form says why
+    return showError(error.code === "rate_limited" ? error.message : ROOM_RULE);
+  }
+  room.ready = true;
+  joined.set(name, room);
+  select(name);
 }
 
 function leave(name) {
-  const r = room(name);
-  r.joined = false;
-  r.since = null;
-  r.messages = [];
-  r.members.clear();
-  request("leave", { room: name });
-  const other = [...rooms.entries()].find(([, x]) => x.joined);
-  select(other ? other[0] : null);
+  joined.get(name)?.subscription.unsubscribe();
+  joined.delete(name);
+  select(joined.keys().next().value ?? null);
 }
 
-function roomOf(channel) {
-  return channel.startsWith("room:") ? channel.slice(5) : null;
-}
-
-function handle(frame) {
-  if (frame.id !== undefined && pending.has(frame.id)) {
-    const onAnswer = pending.get(frame.id);
-    pending.delete(frame.id);
-    return onAnswer(frame);
+function showError(problem) {
+  if (typeof problem === "string") {
+    $("error").textContent = problem;
+    return;
   }
-  if (frame.type === "error") return showError(frame);
-  const name = frame.channel && roomOf(frame.channel);
-  if (!name) return;
-  const r = room(name);
-  if (frame.type === "subscribed") {
-    if (r.since && !frame.recovered) {
-      r.messages = [{ event: "Some messages could not be recovered; showing what came after." }];
-    }
-    r.since = `${frame.epoch}:${frame.offset}`;
-  } else if (frame.type === "message") {
-    r.since = `${frame.epoch}:${frame.offset}`;
-    r.messages.push(frame.data);
-    if (name !== current) r.unread += 1;
-  } else if (frame.type === "join" || frame.type === "leave") {
-    const who = frame.client.info.name;
-    for (const [key, member] of r.members) if (key.startsWith("initial:") && member === who) r.members.delete(key);
-    if (frame.type === "join") r.members.set(frame.client.id, who);
-    else r.members.delete(frame.client.id);
-    r.messages.push({ event: `${who} ${frame.type === "join" ? "joined" : "left"}` });
-  }
-  if (name === current) renderRoom();
-  renderRooms();
-}
-
-function showError(frame) {
-  const data = frame.data || {};
-  const detail = (data.errors || []).map((e) => `${e.loc.join(".")}: ${e.msg}`).join("; ");
-  $("error").textContent = detail || data.message || data.code;
+  const detail = (problem.errors || []).map((e) => `${e.loc.join(".")}: ${e.msg}`).join("; ");
+  $("error").textContent = detail || problem.message || problem.code;
 }
 
 function select(name) {
   current = name;
-  if (name) room(name).unread = 0;
+  if (name) joined.get(name).unread = 0;
   renderRoom();
   renderRooms();
 }
 
-function setStatus(online) {
-  $("status").textContent = online ? "online" : "offline";
-  $("status").className = `status ${online ? "online" : "offline"}`;
+function setStatus(text) {
+  $("status").textContent = text;
+  $("status").className = `status ${text === "online" ? "online" : "offline"}`;
 }
 
 function renderRooms() {
   const list = $("rooms");
   list.replaceChildren();
-  for (const [name, r] of [...rooms.entries()].sort()) {
+  for (const name of [...new Set([...offered, ...joined.keys()])].sort()) {
+    const room = joined.get(name);
     const item = document.createElement("li");
     item.dataset.room = name;
-    item.className = [r.joined ? "joined" : "", name === current ? "current" : ""].join(" ").trim();
+    item.className = [room ? "joined" : "", name === current ? "current" : ""].join(" ").trim();
     const label = document.createElement("span");
     label.className = "name";
     label.textContent = name;
     const unread = document.createElement("span");
     unread.className = "unread";
-    unread.textContent = r.unread ? String(r.unread) : "";
+    unread.textContent = room?.unread ? String(room.unread) : "";
     item.append(label, unread);
-    item.onclick = () => (r.joined ? select(name) : join(name));
+    item.onclick = () => (room ? select(name) : join(name));
     list.append(item);
   }
 }
 
 function renderRoom() {
-  const r = current ? room(current) : null;
+  const room = current ? joined.get(current) : null;
   $("room-title").textContent = current ? `# ${current}` : "";
   const messages = $("messages");
   messages.replaceChildren();
-  for (const message of r ? r.messages : []) {
+  for (const message of room ? room.messages : []) {
     const item = document.createElement("li");
     if (message.event) {
       item.className = "event";
@@ -168,9 +155,11 @@ function renderRoom() {
     messages.append(item);
   }
   messages.scrollTop = messages.scrollHeight;
+  const names = room ? [...new Set([...room.subscription.members.values()].map((m) => m.info.name))].sort() : [];
+  $("here").textContent = room ? `${names.length} here` : "";
   const members = $("members");
   members.replaceChildren();
-  for (const name of r ? [...new Set(r.members.values())].sort() : []) {
+  for (const name of names) {
     const item = document.createElement("li");
     item.textContent = name;
     members.append(item);
@@ -184,7 +173,7 @@ $("login").onsubmit = (event) => {
   $("login-error").textContent = "";
   $("login").hidden = true;
   $("chat").hidden = false;
-  connect(name);
+  enter(name);
 };
 
 $("say").onsubmit = (event) => {
@@ -192,9 +181,7 @@ $("say").onsubmit = (event) => {
   const text = $("text").value;
   if (!text || !current) return;
   $("error").textContent = "";
-  request("say", { room: current, text }, (frame) => {
-    if (frame.type === "error") showError(frame);
-  });
+  client.call("say", { room: current, text }).catch(showError);
   $("text").value = "";
 };
 

@@ -35,7 +35,9 @@ async def asyncapi_document(request: Request) -> JSONResponse:
 def _page_endpoint(document_url: str) -> Any:
     async def asyncapi_page(request: Request) -> HTMLResponse:
         root_path = request.scope.get("root_path", "")
-        config = json.dumps({"url": root_path + document_url, "root": root_path})
+        docs = getattr(request.app, "docs", None)  # the app's docs pages, linked from this one
+        links = docs.links(root_path.rstrip("/")) if docs is not None else {}
+        config = json.dumps({"url": root_path + document_url, "root": root_path, "links": links})
         # `</` cannot end the script element the config sits in when written as `<\/`.
         page = _PAGE.replace("__CONFIG__", config.replace("</", "<\\/"))
         return HTMLResponse(page.replace("__TITLE__", html.escape(request.app.title)))

@@ -1,6 +1,7 @@
 """Channels: publish/subscribe over WebSockets, with history, resume, presence and per-connection backpressure.
 
-`RedisBackend` needs the `redis` extra (`pip install wsapi[redis]`); it is imported on first use.
+`RedisBackend`, `RedisSentinelBackend` and `RedisClusterBackend` need the `redis` extra (`pip install wsapi[redis]`);
+they are imported on first use.
 """
 
 from __future__ import annotations
@@ -23,10 +24,11 @@ from wsapi.channels.errors import (
 from wsapi.channels.frames import JoinFrame, LeaveFrame, MessageFrame, Position, SubscribedFrame
 from wsapi.channels.hub import Channels, ChannelsDep, get_channels
 from wsapi.channels.presence import Member
+from wsapi.channels.route import ChannelsRouter, ChannelSubscription
 from wsapi.channels.subscriber import Listener, OnFull, Subscription
 
 if TYPE_CHECKING:
-    from wsapi.channels.backends.redis import RedisBackend
+    from wsapi.channels.backends.redis import RedisBackend, RedisClusterBackend, RedisSentinelBackend
 
 __all__ = [
     "CLOSE_REFUSED",
@@ -36,8 +38,10 @@ __all__ = [
     "CLOSE_UNAVAILABLE",
     "Backend",
     "ChannelRefused",
+    "ChannelSubscription",
     "Channels",
     "ChannelsDep",
+    "ChannelsRouter",
     "ChannelsUnavailable",
     "InvalidChannel",
     "InvalidPosition",
@@ -50,6 +54,8 @@ __all__ = [
     "OnFull",
     "Position",
     "RedisBackend",
+    "RedisClusterBackend",
+    "RedisSentinelBackend",
     "SlowConsumer",
     "SubscribedFrame",
     "Subscription",
@@ -58,8 +64,8 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    if name == "RedisBackend":
-        from wsapi.channels.backends.redis import RedisBackend
+    if name in ("RedisBackend", "RedisClusterBackend", "RedisSentinelBackend"):
+        from wsapi.channels.backends import redis
 
-        return RedisBackend
+        return getattr(redis, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -17,7 +17,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Mapping
 from contextlib import asynccontextmanager
 from types import TracebackType
-from typing import Annotated, Any, Self, TypeVar
+from typing import Annotated, Any, Literal, Self, TypeVar
 
 from starlette.requests import HTTPConnection
 from starlette.types import Lifespan, Message
@@ -38,7 +38,10 @@ logger = logging.getLogger("wsapi.channels")
 
 T = TypeVar("T")
 
-Authorize = Callable[[WebSocket, str], bool | Awaitable[bool]]
+Action = Literal["subscribe", "publish"]
+# `(websocket, channel)` decides subscribes and publishes alike; `(websocket, channel, action)` tells them apart.
+Verdict = bool | Awaitable[bool]
+Authorize = Callable[[WebSocket, str], Verdict] | Callable[[WebSocket, str, Action], Verdict]
 
 SHUTDOWN_GRACE = 2.0  # seconds the writers get to send what is queued when the hub stops
 DEFAULT_QUEUE_SIZE = 100  # frames; the backends keep 200 messages of history, so a client closed as slow resumes
@@ -104,7 +107,8 @@ class Channels:
     "drop_oldest") are the defaults for every subscriber's queue. `send_timeout` (seconds) is the longest a frame may
     take to reach a client's socket before the connection is aborted. `max_subscriptions` caps the channels one
     connection may be in. `authorize(websocket, channel)` (sync or async) decides whether a WebSocket may subscribe
-    to a channel.
+    to a channel, and publish to it through the standard channels route (`ChannelsRouter(publish=True)`); a hook
+    with a third parameter, `action` ("subscribe" or "publish"), can answer the two differently.
     """
 
     def __init__(
@@ -127,6 +131,7 @@ class Channels:
         self.queue_size = queue_size
         self.on_full: OnFull = on_full
         self.authorize = authorize
+        self._authorize_takes_action = authorize is not None and _takes_action(authorize)
         self.node = secrets.token_hex(6)
         self.running = False
         self._ids = itertools.count(1)
@@ -315,11 +320,11 @@ class Channels:
 
     def _fan_out(self, ch: _Channel, offset: int, frame: str) -> None:
         message = outgoing(frame)
-        for subscriber in ch.subscribers:
-            subscriber.push(message)
         if self.metrics.on and ch.subscribers:
             self.metrics.delivered(len(ch.subscribers))
             next(reversed(ch.subscribers)).probe(message, time.perf_counter())
+        for subscriber in ch.subscribers:
+            subscriber.push(message)
         if ch.catching_up:
             for catch_up in ch.catching_up.values():
                 catch_up.frames.append((offset, message))
@@ -397,10 +402,13 @@ class Channels:
     def release(self, subscriber: Subscriber) -> None:
         self._subscribers.discard(subscriber)
 
-    async def allowed(self, websocket: WebSocket, channel: str) -> bool:
+    async def allowed(self, websocket: WebSocket, channel: str, action: Action = "subscribe") -> bool:
         if self.authorize is None:
             return True
-        verdict = self.authorize(websocket, channel)
+        if self._authorize_takes_action:
+            verdict = self.authorize(websocket, channel, action)  # type: ignore[call-arg]
+        else:
+            verdict = self.authorize(websocket, channel)  # type: ignore[call-arg]
         return bool(await verdict) if inspect.isawaitable(verdict) else bool(verdict)
 
     async def join(self, subscriber: Subscriber, name: str, since: Position | None) -> None:
@@ -524,6 +532,12 @@ class Channels:
     def spawn(self, name: str, coroutine: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
         """Run `coroutine` in the background, owned by the hub (cancelled when it stops; errors logged, counted)."""
         return self.supervisor.spawn(name, coroutine)
+
+
+def _takes_action(hook: Callable[..., Any]) -> bool:
+    parameters = inspect.signature(hook).parameters.values()
+    positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return len(positional) >= 3 or any(p.kind is p.VAR_POSITIONAL for p in parameters)
 
 
 def get_channels(connection: HTTPConnection) -> Channels:

@@ -94,8 +94,7 @@ class Subscriber:
 
     def probe(self, message: Message, queued: float) -> None:
         """Time `message`, queued at `queued` (`time.perf_counter()`), until it is sent (only with metrics on)."""
-        if self._probe is None:
-            self._probe = (message, queued)
+        self._probe = (message, queued)  # the latest: an earlier one may have been dropped, and never be sent
 
     def _sent(self, message: Message) -> None:
         probe = self._probe

@@ -11,7 +11,10 @@ from dataclasses import replace
 from typing import Annotated, Any, NotRequired, Required, Union, get_args, get_origin
 
 from pydantic import BaseModel, TypeAdapter
+from starlette.background import BackgroundTasks
+from starlette.datastructures import UploadFile
 from starlette.requests import HTTPConnection
+from starlette.responses import Response
 from typing_extensions import TypedDict
 
 from wsapi.concurrency import call_kind
@@ -21,6 +24,8 @@ from wsapi.params import (
     BodyParam,
     Dependency,
     DependencyScope,
+    FileParam,
+    FormParam,
     HeaderParam,
     Param,
     PathParam,
@@ -204,6 +209,10 @@ def _special(annotation: Any) -> Special | None:
             return Special.CONNECTION
         if issubclass(annotation, SecurityScopes):
             return Special.SECURITY_SCOPES
+        if issubclass(annotation, BackgroundTasks):
+            return Special.BACKGROUND_TASKS
+        if issubclass(annotation, Response):
+            return Special.RESPONSE
     return None
 
 
@@ -216,6 +225,8 @@ def _param_field(
         default = ... if marker is None else marker.default
         if name in path_param_names:
             marker = PathParam(default)
+        elif _is_upload(annotation):
+            marker = FileParam(default)  # `file: UploadFile` needs no `File()`, as in FastAPI
         elif body_by_default or _is_model(annotation):
             marker = BodyParam(default)
         else:
@@ -233,7 +244,7 @@ def _param_field(
         alias=alias,
         annotation=annotation,
         param=marker,
-        repeated=marker.location in ("query", "header") and _is_sequence(annotation),
+        repeated=(marker.location in ("query", "header") or isinstance(marker, FormParam)) and _is_sequence(annotation),
     )
 
 
@@ -243,6 +254,12 @@ def _unwrap_optional(annotation: Any) -> list[Any]:
     if get_origin(annotation) in (Union, types.UnionType):
         return [a for a in get_args(annotation) if a is not type(None)]
     return [annotation]
+
+
+def _is_upload(annotation: Any) -> bool:
+    candidates = _unwrap_optional(annotation)
+    candidates += [inner for c in candidates if get_origin(c) in _SEQUENCES for inner in get_args(c)]
+    return any(inspect.isclass(c) and issubclass(c, UploadFile) for c in candidates)
 
 
 def _is_sequence(annotation: Any) -> bool:

@@ -28,6 +28,8 @@ class Special(enum.Enum):
 
     CONNECTION = "connection"
     SECURITY_SCOPES = "security scopes"
+    BACKGROUND_TASKS = "background tasks"  # run after the response is sent; one set per request
+    RESPONSE = "response"  # a response whose status and headers the route's response takes on
 
 
 @dataclass(eq=False)

@@ -8,8 +8,10 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from pydantic import ValidationError
+from starlette.background import BackgroundTasks
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
+from starlette.responses import Response
 
 from wsapi.concurrency import CallKind, contextmanager_in_threadpool
 from wsapi.dependencies.analysis import analyse
@@ -30,6 +32,7 @@ class Solver:
     """
 
     __slots__ = (
+        "background",
         "body",
         "cache",
         "conn",
@@ -38,6 +41,7 @@ class Solver:
         "overrides",
         "query",
         "query_pairs",
+        "response",
         "stack",
         "whole_body",
     )
@@ -62,6 +66,8 @@ class Solver:
         self.failed = False  # a parameter failed validation: from then on, nothing more is called
         self.query: dict[str, str] | None = None
         self.query_pairs: list[tuple[str, str]] | None = None
+        self.background: BackgroundTasks | None = None  # created when a parameter asks for them
+        self.response: Response | None = None  # likewise
 
     async def solve(self, dependant: Dependant) -> tuple[dict[str, Any], Errors]:
         """The keyword arguments for `dependant.call`, or the validation errors that prevent calling it.
@@ -96,8 +102,29 @@ class Solver:
         if errors:
             self.failed = True
         for name, special in dependant.specials:
-            values[name] = self.conn if special is Special.CONNECTION else dependant.scopes_object
+            if special is Special.CONNECTION:
+                values[name] = self.conn
+            elif special is Special.SECURITY_SCOPES:
+                values[name] = dependant.scopes_object
+            elif special is Special.BACKGROUND_TASKS:
+                values[name] = self.background_tasks()
+            else:
+                values[name] = self.sub_response()
         return values, errors
+
+    def background_tasks(self) -> BackgroundTasks:
+        if self.background is None:
+            self.background = BackgroundTasks()
+        return self.background
+
+    def sub_response(self) -> Response:
+        """The `response: Response` parameter: its status code (unset until assigned) and headers, such as
+        cookies, go into the response the route sends."""
+        if self.response is None:
+            self.response = Response()
+            del self.response.headers["content-length"]
+            self.response.status_code = None  # type: ignore[assignment]
+        return self.response
 
     def call(self, dependant: Dependant, values: dict[str, Any]) -> Awaitable[Any]:
         """What to await to call `dependant`: an async callable's own coroutine, not one wrapping it, because a
@@ -181,8 +208,8 @@ def _relocate(error: Any, dependant: Dependant, whole_body: bool) -> dict[str, A
     relocated = dict(error)
     where = (f.location,) if whole_body and f.location == "body" else (f.location, f.alias)
     relocated["loc"] = (*where, *rest)
-    if error["type"] == "missing":
-        relocated.pop("input", None)
+    if not rest and error["type"] == "missing":
+        relocated["input"] = None  # pydantic's input is every parameter; the missing one's is nothing
     return relocated
 
 

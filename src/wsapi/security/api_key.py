@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.requests import HTTPConnection
 
 from wsapi.redaction import redact_query_param
-from wsapi.security.base import SecurityBase, not_authenticated
+from wsapi.security.base import SecurityBase
 
 
 class APIKeyBase(SecurityBase):
@@ -20,10 +20,13 @@ class APIKeyBase(SecurityBase):
         if self.location == "query":
             redact_query_param(name)
 
+    def make_authenticate_headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": "APIKey"}
+
     def _check(self, conn: HTTPConnection, key: str | None) -> str | None:
         if not key:
             if self.auto_error:
-                raise not_authenticated(conn)
+                raise self.refuse(conn)
             return None
         return key
 

@@ -13,14 +13,17 @@ import asyncio
 import logging
 import secrets
 from collections.abc import Iterable
+from typing import TypedDict, Unpack
 
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 
 from wsapi.channels import frames
 from wsapi.channels.backends.base import Backend, Receiver, Snapshot, replay
 from wsapi.channels.backends.redis.commands import Commands, client_options
-from wsapi.channels.backends.redis.layout import PUBLISH, READ, Keys, LiveMessage, parse_payload
+from wsapi.channels.backends.redis.layout import PUBLISH, READ, SHARDED_PUBLISH, Keys, LiveMessage, parse_payload
 from wsapi.channels.backends.redis.live import LiveConnection
+from wsapi.channels.backends.redis.sharded import ShardedLiveConnection
 from wsapi.channels.errors import ChannelsUnavailable
 from wsapi.channels.frames import Position
 from wsapi.channels.presence import Member
@@ -29,39 +32,55 @@ from wsapi.channels.supervisor import Supervisor
 logger = logging.getLogger("wsapi.channels")
 
 DEFAULT_HISTORY_TTL = 86400.0
+DEFAULT_TIMEOUT = 2.0
+
+
+class RedisOptions(TypedDict, total=False):
+    """The options every Redis deployment's backend takes (`RedisBackend`'s docstring says what they do)."""
+
+    history_size: int  # default 200
+    history_ttl: float | None  # default DEFAULT_HISTORY_TTL
+    presence_ttl: float  # default 10.0
+    timeout: float  # default DEFAULT_TIMEOUT
+    prefix: str  # default "wsapi"
 
 
 class RedisBackend(Backend):
-    """Scale-out backend. `history_size` messages are kept per channel; a channel's keys expire `history_ttl`
+    """Scale-out backend. `history_size` messages (200) are kept per channel; a channel's keys expire `history_ttl`
     seconds (default a day; None: never) after its last publication, and its next message starts a new epoch.
-    `presence_ttl` (seconds) bounds how long members of a process that died stay listed. `timeout` (seconds) bounds
-    every call to Redis, retries included: past it, the call raises `ChannelsUnavailable`."""
+    `presence_ttl` (seconds, 10) bounds how long members of a process that died stay listed. `timeout` (seconds,
+    2) bounds every call to Redis, retries included: past it, the call raises `ChannelsUnavailable`."""
 
-    def __init__(
+    def __init__(self, url: str = "redis://127.0.0.1:6379/0", **options: Unpack[RedisOptions]) -> None:
+        timeout = options.get("timeout", DEFAULT_TIMEOUT)
+        self._configure(Commands.from_url(url, timeout), sharded=False, **options)
+        self._live_redis: Redis | RedisCluster = Redis.from_url(url, **client_options(timeout))  # type: ignore[arg-type]
+
+    def _configure(
         self,
-        url: str = "redis://127.0.0.1:6379/0",
+        commands: Commands,
         *,
+        sharded: bool,
         history_size: int = 200,
         history_ttl: float | None = DEFAULT_HISTORY_TTL,
         presence_ttl: float = 10.0,
-        timeout: float = 2.0,
+        timeout: float = DEFAULT_TIMEOUT,
         prefix: str = "wsapi",
     ) -> None:
+        """What every deployment shares (one Redis, Sentinel, a cluster): the options, the scripts, the state."""
         if history_size < 1 or presence_ttl <= 0 or timeout <= 0:
             raise ValueError("history_size must be at least 1, presence_ttl and timeout positive")
         self.history_size = history_size
         self.presence_ttl = presence_ttl
         self.timeout = timeout
-        self.keys = Keys(prefix)
+        self.keys = keys = Keys(prefix, sharded)
         self._ttl_ms = 0 if history_ttl is None else max(1, int(history_ttl * 1000))
-        self._commands = Commands(url, timeout)
-        self._live_redis = Redis.from_url(url, **client_options(timeout))  # type: ignore[arg-type]
-        self._publish = self._commands.redis.register_script(PUBLISH)
-        self._read = self._commands.redis.register_script(READ)
-        self._live_prefix = len(self.keys.live(""))
+        self._commands = commands
+        self._publish = commands.redis.register_script(SHARDED_PUBLISH if keys.sharded else PUBLISH)
+        self._read = commands.redis.register_script(READ)
         self._receiver: Receiver | None = None
         self._supervisor = Supervisor()
-        self._live: LiveConnection | None = None
+        self._live: LiveConnection | ShardedLiveConnection | None = None
         self._node = ""
         self._tasks: list[asyncio.Task[None]] = []
         self._members: dict[tuple[str, str], Member] = {}  # this node's, to store again if Redis loses them
@@ -74,14 +93,7 @@ class RedisBackend(Backend):
         self._node = node
         self._supervisor = supervisor
         await self._commands.call("connecting", lambda _: self._commands.sync_clock())
-        self._live = live = LiveConnection(
-            self._live_redis,
-            self.keys.node(node),  # the node's control name: subscribed last, its confirmation means "all live"
-            self.timeout,
-            self._deliver,
-            receiver.on_resubscribed,
-            self._commands.unavailable,
-        )
+        self._live = live = self._live_connection(receiver)
         self._tasks = [
             supervisor.keep_running("Redis live connection", live.run),
             supervisor.keep_running("Redis presence heartbeat", self._heartbeat),
@@ -92,6 +104,17 @@ class RedisBackend(Backend):
         except TimeoutError as exc:
             await self.stop()
             raise self._commands.unavailable("connecting", exc) from exc
+
+    def _live_connection(self, receiver: Receiver) -> LiveConnection | ShardedLiveConnection:
+        assert isinstance(self._live_redis, Redis)
+        return LiveConnection(
+            self._live_redis,
+            self.keys.node(self._node),  # the node's control name: subscribed last, its confirmation: "all live"
+            self.timeout,
+            self._deliver,
+            receiver.on_resubscribed,
+            self._commands.unavailable,
+        )
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -177,7 +200,7 @@ class RedisBackend(Backend):
         receiver = self._receiver
         if receiver is None:
             return
-        channel = name.decode()[self._live_prefix :]
+        channel = self.keys.channel_of(name.decode())
         if not channel:
             return  # a control message: none are defined yet
         parsed = parse_payload(channel, payload)
@@ -224,7 +247,8 @@ class RedisBackend(Backend):
 
     async def _event(self, channel: str, frame: str) -> None:
         redis, live, payload = self._commands.redis, self.keys.live(channel), "e" + frame
-        await self._commands.call(f"presence event on {channel!r}", lambda _: redis.publish(live, payload))
+        send = redis.spublish if self.keys.sharded else redis.publish
+        await self._commands.call(f"presence event on {channel!r}", lambda _: send(live, payload))
 
     async def _store_members(self, members: list[tuple[str, Member]]) -> None:
         keep_ms = self._keep_ms

@@ -14,9 +14,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import BusyLoadingError, ReadOnlyError, ResponseError
+from redis.exceptions import BusyLoadingError, ClusterError, ReadOnlyError, RedisClusterException, ResponseError
 
 from wsapi.channels.backends.redis.live import DOWN
 from wsapi.channels.errors import ChannelsUnavailable
@@ -29,6 +30,9 @@ HEALTH_CHECK_INTERVAL = 10  # seconds a pooled connection may sit idle before it
 # Replies that mean "not now" rather than "never": the call is retried within its time.
 _TRANSIENT = (BusyLoadingError, ReadOnlyError)
 _TRANSIENT_PREFIXES = ("BUSY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN")
+# A cluster between two states (a failover, a slot moving): its client gave up on redirections, or a slot is not
+# covered yet. Retried like a lost connection.
+CLUSTER_IN_FLUX = (ClusterError, RedisClusterException)
 
 
 def client_options(timeout: float) -> dict[str, object]:
@@ -43,7 +47,16 @@ def transient(exc: ResponseError) -> bool:
 class Commands:
     """A Redis client whose calls finish within `timeout`; `healthy` says whether the last one reached Redis."""
 
-    def __init__(self, url: str, timeout: float) -> None:
+    def __init__(self, redis: Redis | RedisCluster, timeout: float, where: str) -> None:
+        self.redis = redis
+        self.timeout = timeout
+        self.where = where  # for messages: "Redis at <where> is unreachable"
+        self.healthy = True
+        self._skew_ms = 0.0  # Redis's clock minus ours
+
+    @classmethod
+    def from_url(cls, url: str, timeout: float) -> Commands:
+        """Commands to one Redis server, through a bounded pool of health-checked connections."""
         pool = BlockingConnectionPool.from_url(
             url,
             max_connections=MAX_CONNECTIONS,
@@ -51,12 +64,8 @@ class Commands:
             health_check_interval=HEALTH_CHECK_INTERVAL,
             **client_options(timeout),
         )
-        self.redis = Redis.from_pool(pool)
-        self.timeout = timeout
         kwargs = pool.connection_kwargs
-        self.where = f"{kwargs.get('host', 'unix socket')}:{kwargs.get('port', '')}"
-        self.healthy = True
-        self._skew_ms = 0.0  # Redis's clock minus ours
+        return cls(Redis.from_pool(pool), timeout, f"{kwargs.get('host', 'unix socket')}:{kwargs.get('port', '')}")
 
     def unavailable(self, what: str, exc: BaseException | None) -> ChannelsUnavailable:
         cause = f" ({exc})" if exc is not None and str(exc) else f" ({type(exc).__name__})" if exc else ""
@@ -72,7 +81,7 @@ class Commands:
                 while True:
                     try:
                         result = await attempt(tries)
-                    except DOWN as exc:
+                    except (*DOWN, *CLUSTER_IN_FLUX) as exc:
                         last = exc
                     except ResponseError as exc:
                         if not transient(exc):

@@ -6,8 +6,10 @@ Per channel C (keys share the hash tag `{C}`, so a cluster keeps them on one slo
 - `<prefix>:{C}:history`: a stream capped at `history_size` entries (exact trim); entry ids are `<offset>-0`, fields
   `f` (the frame) and `p` (the id of the publish call, so that a retried call finds its own message).
 - `<prefix>:{C}:presence`: a hash of member id to member JSON.
-- pub/sub channel `<prefix>:C`: live delivery to every process subscribed to C. Payloads are `m<offset>:<epoch>
-  <frame>` (a message) or `e<frame>` (a presence event); anything else is not from this backend and is skipped.
+- pub/sub channel `<prefix>:C`: live delivery to every process subscribed to C (on a cluster the sharded pub/sub
+  channel `<prefix>:{C}`, in the keys' slot, so the publish script's SPUBLISH stays in it). Payloads are
+  `m<offset>:<epoch> <frame>` (a message) or `e<frame>` (a presence event); anything else is not from this backend
+  and is skipped.
 
 Per process (node) N: `<prefix>:node:N` (its heartbeat), `<prefix>:node:N:channels` (channels it has members in),
 `<prefix>:reap:N` (which node is removing a dead N's members); `<prefix>:nodes` lists the nodes.
@@ -25,6 +27,7 @@ class Keys:
     """The key and pub/sub names under one prefix."""
 
     prefix: str = "wsapi"
+    sharded: bool = False  # a cluster's: live names in their channel's slot
 
     def channel(self, channel: str) -> tuple[str, str]:
         """The meta hash and the history stream of `channel` (the KEYS of both scripts)."""
@@ -34,7 +37,14 @@ class Keys:
         return f"{self.prefix}:{{{channel}}}:presence"
 
     def live(self, channel: str) -> str:
-        return f"{self.prefix}:{channel}"
+        return f"{self.prefix}:{{{channel}}}" if self.sharded else f"{self.prefix}:{channel}"
+
+    def channel_of(self, live: str) -> str:
+        """The channel a live name is of ('' for a name that is no channel's)."""
+        name = live[len(self.prefix) + 1 :]
+        if not self.sharded:
+            return name
+        return name[1:-1] if name.startswith("{") and name.endswith("}") else ""
 
     def node(self, node: str) -> str:
         return f"{self.prefix}:node:{node}"
@@ -98,6 +108,10 @@ redis.call('PUBLISH', ARGV[6], 'm' .. offset .. ':' .. epoch .. ' ' .. frame)
 return {epoch, offset}
 """
 )
+
+# The same on a cluster: the live name is a sharded pub/sub channel (in the keys' slot, see `Keys.live`).
+SHARDED_PUBLISH = PUBLISH.replace("'PUBLISH', ARGV[6]", "'SPUBLISH', ARGV[6]")
+assert SHARDED_PUBLISH.count("'SPUBLISH', ARGV[6]") == 2
 
 # ARGV[3]: the epoch to read from ('' for none), ARGV[4]: the offset after which to read.
 # A position in the current epoch beyond its top proves the offsets went back (Redis restored from an older

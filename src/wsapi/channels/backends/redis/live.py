@@ -22,25 +22,20 @@ from wsapi.channels.errors import ChannelsUnavailable
 DOWN = (RedisConnectionError, RedisTimeoutError, OSError)
 
 
-class LiveConnection:
-    """Subscriptions to pub/sub names, kept across reconnections; payloads go to `on_payload(name, payload)`.
+class Subscriptions:
+    """What a live connection keeps across reconnections, whatever it runs on (one Redis's pub/sub, a cluster's
+    sharded pub/sub): the names wanted, and the confirmations that `subscribe()` waits for."""
 
-    `run()` is one connection's life: it returns never, and raises when the connection is lost; run it again (the
-    hub's supervisor does) to reconnect. The control name is subscribed last, so its confirmation means every name
-    before it is live.
-    """
+    # Errors that mean "the connection is not usable now" while subscribing.
+    unreachable: tuple[type[BaseException], ...] = (*DOWN, TimeoutError)
 
     def __init__(
         self,
-        redis: Redis,
-        control: str,
         timeout: float,
         on_payload: Callable[[bytes, bytes], None],
         on_resubscribed: Callable[[], None],
         describe: Callable[[str, BaseException | None], ChannelsUnavailable],
     ) -> None:
-        self._redis = redis
-        self._control = control
         self._timeout = timeout
         self._on_payload = on_payload
         self._on_resubscribed = on_resubscribed
@@ -69,9 +64,9 @@ class LiveConnection:
                 async with self._lock:
                     if self._pubsub is not pubsub:  # lost while waiting: do not revive the closed connection
                         raise RedisConnectionError("live connection lost")
-                    await pubsub.subscribe(name)
+                    await self._send_subscribe(pubsub, name)
                 await confirmed
-        except (*DOWN, TimeoutError) as exc:
+        except self.unreachable as exc:
             confirmed.cancel()
             raise self._describe(f"subscribing to {name!r}", exc) from exc
 
@@ -80,10 +75,56 @@ class LiveConnection:
         pubsub = self._pubsub
         if pubsub is not None:
             # If the connection is gone, so is the subscription; a frozen Redis gets `timeout` and no more.
-            with contextlib.suppress(*DOWN, TimeoutError):
+            with contextlib.suppress(*self.unreachable):
                 async with asyncio.timeout(self._timeout), self._lock:
                     if self._pubsub is pubsub:
-                        await pubsub.unsubscribe(name)
+                        await self._send_unsubscribe(pubsub, name)
+
+    async def _send_subscribe(self, pubsub: PubSub, name: str) -> None:
+        raise NotImplementedError
+
+    async def _send_unsubscribe(self, pubsub: PubSub, name: str) -> None:
+        raise NotImplementedError
+
+    def _confirm(self, name: bytes) -> None:
+        for waiter in self._confirming.pop(name, ()):
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def _fail_confirmations(self) -> None:
+        waiting, self._confirming = self._confirming, {}
+        for waiters in waiting.values():
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_exception(self._describe("live connection", RedisConnectionError("lost")))
+
+
+class LiveConnection(Subscriptions):
+    """Subscriptions to pub/sub names, kept across reconnections; payloads go to `on_payload(name, payload)`.
+
+    `run()` is one connection's life: it returns never, and raises when the connection is lost; run it again (the
+    hub's supervisor does) to reconnect. The control name is subscribed last, so its confirmation means every name
+    before it is live.
+    """
+
+    def __init__(
+        self,
+        redis: Redis,
+        control: str,
+        timeout: float,
+        on_payload: Callable[[bytes, bytes], None],
+        on_resubscribed: Callable[[], None],
+        describe: Callable[[str, BaseException | None], ChannelsUnavailable],
+    ) -> None:
+        super().__init__(timeout, on_payload, on_resubscribed, describe)
+        self._redis = redis
+        self._control = control
+
+    async def _send_subscribe(self, pubsub: PubSub, name: str) -> None:
+        await pubsub.subscribe(name)
+
+    async def _send_unsubscribe(self, pubsub: PubSub, name: str) -> None:
+        await pubsub.unsubscribe(name)
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -118,9 +159,7 @@ class LiveConnection:
                     else:
                         self.connected.set_result(None)
                 elif kind == "subscribe":
-                    for waiter in self._confirming.pop(item["channel"], ()):
-                        if not waiter.done():
-                            waiter.set_result(None)
+                    self._confirm(item["channel"])
         except TimeoutError as exc:  # the (re)subscription was not confirmed in time
             raise RedisTimeoutError(f"subscribing took more than {self._timeout} s") from exc
         finally:
@@ -129,10 +168,3 @@ class LiveConnection:
             with contextlib.suppress(*DOWN, TimeoutError):
                 async with asyncio.timeout(self._timeout):
                     await pubsub.aclose()  # type: ignore[no-untyped-call]
-
-    def _fail_confirmations(self) -> None:
-        waiting, self._confirming = self._confirming, {}
-        for waiters in waiting.values():
-            for waiter in waiters:
-                if not waiter.done():
-                    waiter.set_exception(self._describe("live connection", RedisConnectionError("lost")))

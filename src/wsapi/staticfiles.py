@@ -1,0 +1,5 @@
+"""Starlette's `StaticFiles`, for `app.mount("/static", StaticFiles(directory="static"))`."""
+
+from starlette.staticfiles import StaticFiles
+
+__all__ = ["StaticFiles"]
