@@ -10,13 +10,14 @@ import asyncio
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Annotated
 
 import pytest
 import websockets
 from websockets.exceptions import ConnectionClosed
 
 from tests.servers import uvicorn_server
-from wsapi import WebSocket, WsAPI, identify
+from wsapi import Depends, Request, WebSocket, WsAPI, identify
 from wsapi.connections import CLOSE_EXPIRED
 from wsapi.testclient import TestClient
 
@@ -109,6 +110,21 @@ def test_the_app_closes_a_users_connections_on_this_process() -> None:
         ada.send_text("still here")
         assert ada.receive_text() == "still here"
     assert app.connections.open == 0 and not app.connections.users and not app.connections.per_ip
+
+
+async def shared_user(request: Request) -> str:
+    identify(request, "ada", expires_at=time.time() - 10)  # shared with WebSocket routes: a no-op here
+    return "ada"
+
+
+def test_identify_does_nothing_on_an_http_request() -> None:
+    app = WsAPI()
+
+    @app.get("/me")
+    async def me(user: Annotated[str, Depends(shared_user)]) -> dict[str, str]:
+        return {"user": user}
+
+    assert TestClient(app).get("/me").json() == {"user": "ada"}
 
 
 def test_identify_outside_a_wsapi_app_says_so() -> None:

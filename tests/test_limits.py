@@ -16,18 +16,19 @@ OFF = Limits(messages=None, publishes=None, handshakes_per_ip=None, handshakes_p
 
 
 def test_a_bucket_allows_its_burst_then_its_rate_and_remembers_debt() -> None:
-    bucket = TokenBucket(rate=10, burst=3)
-    now = bucket.stamp
-    assert [bucket.take(now) for _ in range(3)] == [0.0, 0.0, 0.0]
-    assert bucket.take(now) == pytest.approx(0.1)  # one token short: a tenth of a second
-    assert bucket.take(now + 0.1) == pytest.approx(0.1)  # the refill paid the debt, this event made a new one
-    assert bucket.take(now + 1.0) == 0.0  # refilled...
-    assert bucket.tokens <= 3  # ...never beyond the burst
-    for _ in range(5):  # two tokens left: three events in debt
-        bucket.take(now + 1.0)
-    assert not bucket.exhausted()
-    bucket.take(now + 1.0)
-    assert bucket.exhausted()  # more than `burst` events beyond the limit
+    bucket = TokenBucket(rate=4, burst=2)  # times in binary fractions: exact floats
+    now = 1000.0
+    assert [bucket.take(now) for _ in range(2)] == [0.0, 0.0]
+    assert bucket.take(now) == 0.25  # one token short: a quarter of a second
+    assert bucket.take(now + 0.25) == 0.25  # the refill paid the debt, this event made a new one
+    assert bucket.take(now + 2) == 0.0  # refilled...
+    assert bucket.take(now + 2) == 0.0  # ...up to the burst, never beyond
+    assert bucket.take(now + 2) > 0
+    bucket.take(now + 2)  # two events in debt: as many as the burst
+    assert not bucket.exhausted(now + 2)
+    bucket.take(now + 2)
+    assert bucket.exhausted(now + 2)  # more than `burst` events beyond the limit
+    assert not bucket.full(now + 2) and bucket.full(now + 4)
 
 
 @pytest.mark.parametrize("rate, burst", [(0, 1), (-1, 5), (1, 0)])

@@ -151,6 +151,7 @@ class WsAPI(Starlette):
         # The channels hub runs around the user's lifespan: started before it, stopped after it.
         self.channels = channels
         if channels is not None:
+            channels.connections = self.connections
             self.router.lifespan_context = channels.around(self.router.lifespan_context)
 
     def openapi(self) -> dict[str, Any]:

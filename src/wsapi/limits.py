@@ -7,10 +7,11 @@ read and a few float operations on a bucket made once per connection.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from time import monotonic
 from typing import Literal
 
-__all__ = ["DEFAULT_LIMITS", "FROM_APP", "Limits", "RateLimit", "TokenBucket"]
+from starlette.exceptions import WebSocketException
+
+__all__ = ["DEFAULT_LIMITS", "FROM_APP", "Limits", "RateLimit", "RateLimited", "TokenBucket"]
 
 FROM_APP = Literal["app"]  # a route's `rate_limit="app"`: the app's `Limits.messages`
 
@@ -36,34 +37,36 @@ class RateLimit:
 class TokenBucket:
     """A bucket of `burst` tokens refilled at `rate` per second; every event takes one, even when none is left.
 
-    Events beyond the limit drive it into debt, so a client that keeps sending while refused runs out of slack:
-    `take` returns how far behind it is, in seconds, and `over(limit)` says whether it went past `burst` events.
+    Kept as one number, the time at which the bucket would be full again (the generic cell rate algorithm): per
+    event, a clock reading, a comparison and two additions. Events beyond the limit drive it into debt, so a client
+    that keeps sending while refused runs out of slack: `take` returns how far behind it is, in seconds, and
+    `exhausted()` says whether it went past `burst` events more than allowed.
     """
 
-    __slots__ = ("burst", "rate", "stamp", "tokens")
+    __slots__ = ("burst", "full_at", "interval", "rate", "tolerance")
 
     def __init__(self, rate: float, burst: int) -> None:
         self.rate = rate
         self.burst = burst
-        self.tokens = float(burst)
-        self.stamp = monotonic()
+        self.interval = 1.0 / rate
+        self.tolerance = burst * self.interval  # how far ahead of now `full_at` may be: the burst
+        self.full_at = 0.0
 
     def take(self, now: float) -> float:
-        """Take a token at time `now`: 0.0 if one was there, else the seconds until the debt is paid off."""
-        tokens = self.tokens + (now - self.stamp) * self.rate
-        if tokens > self.burst:
-            tokens = self.burst
-        self.stamp = now
-        self.tokens = tokens = tokens - 1.0
-        return 0.0 if tokens >= 0.0 else -tokens / self.rate
+        """Take a token at time `now` (`time.monotonic()`): 0.0 if one was there, else the seconds until one is."""
+        full_at = self.full_at
+        full_at = (full_at if full_at > now else now) + self.interval
+        self.full_at = full_at
+        behind = full_at - now - self.tolerance
+        return behind if behind > 0.0 else 0.0
 
-    def exhausted(self) -> bool:
+    def exhausted(self, now: float) -> bool:
         """True once the events refused outnumber `burst`: the client ignores the refusals."""
-        return self.tokens < -self.burst
+        return self.full_at - now > 2 * self.tolerance
 
     def full(self, now: float) -> bool:
-        """True when the bucket would be full again (nothing to remember about this client)."""
-        return self.tokens + (now - self.stamp) * self.rate >= self.burst
+        """True when the bucket is full again (nothing to remember about this client)."""
+        return self.full_at <= now
 
 
 @dataclass(frozen=True)
@@ -91,3 +94,16 @@ class Limits:
 
 
 DEFAULT_LIMITS = Limits()
+
+
+class RateLimited(WebSocketException):
+    """Over a rate limit the app applies inside a handler (`hub.publish` over `Limits.publishes`).
+
+    Unhandled, it closes the connection with 1008; on a typed route it answers the message with a `rate_limited`
+    error frame instead, and the connection stays open.
+    """
+
+    def __init__(self, what: str, retry_after: float) -> None:
+        super().__init__(1008, f"Rate limit exceeded: {what}")
+        self.what = what
+        self.retry_after = retry_after

@@ -339,9 +339,11 @@ class APIWebSocketRoute(WebSocketRoute):
         metrics: Hooks = getattr(scope.get("app"), "metrics", OFF)
         if metrics.on:
             send = metrics.watch(send, self.path_format)
+        connection: Connection | None = scope.get(CONNECTION_KEY)
+        if connection is not None and self.dispatcher is not None:
+            receive = connection.raw_receive  # a typed route applies its limits itself, answering with error frames
         websocket = WebSocket(scope, receive, send)
         overrides = _overrides(scope)
-        connection: Connection | None = scope.get(CONNECTION_KEY)
         if connection is not None:
             connection.websocket = websocket
             if self.rate_limit != "app" or self.max_message_size is not None:

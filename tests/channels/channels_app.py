@@ -11,7 +11,7 @@ import asyncio
 import os
 from typing import Any
 
-from wsapi import Body, WebSocket, WsAPI
+from wsapi import Body, WebSocket, WsAPI, identify
 from wsapi.channels import Backend, Channels, ChannelsDep, MemoryBackend, Position, RedisBackend
 from wsapi.health import serve_health
 from wsapi.limits import DEFAULT_LIMITS, Limits
@@ -82,6 +82,20 @@ def create_app(
             position = await hub.publish(channel, f"{n:08d}".ljust(size, "."))
             await asyncio.sleep(pause)
         return str(position)
+
+    @app.websocket("/users/{user}")
+    async def user_socket(websocket: WebSocket, user: str, hub: ChannelsDep) -> None:
+        """A connection identified as `user`, subscribed to `lobby`; `kick <name>` revokes that user everywhere."""
+        identify(websocket, user)
+        await websocket.accept()
+        async with hub.subscribe(websocket, "lobby"):
+            async for text in websocket.iter_text():
+                await hub.disconnect_user(text.removeprefix("kick "))
+
+    @app.post("/disconnect/{user}")
+    async def disconnect(user: str, hub: ChannelsDep) -> str:
+        await hub.disconnect_user(user)
+        return "ok"
 
     @app.get("/presence/{channel}")
     async def presence(channel: str, hub: ChannelsDep) -> list[dict[str, Any]]:

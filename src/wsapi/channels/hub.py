@@ -23,14 +23,17 @@ from starlette.requests import HTTPConnection
 from starlette.types import Lifespan, Message
 from starlette.websockets import WebSocket
 
-from wsapi.channels import frames
+from wsapi.channels import frames, revocations
 from wsapi.channels.backends.base import Backend, Snapshot
 from wsapi.channels.backends.memory import MemoryBackend
 from wsapi.channels.errors import ChannelsUnavailable
 from wsapi.channels.frames import Position, check_channel, outgoing
 from wsapi.channels.presence import Member
+from wsapi.channels.revocations import Revocations
+from wsapi.channels.revocations import order as disconnect_order
 from wsapi.channels.subscriber import Listener, OnFull, Subscriber, Subscription, initial_channels
 from wsapi.channels.supervisor import RETRY_MAX, RETRY_MIN, Supervisor, backoff
+from wsapi.connections import CLOSE_REVOKED, Connections, charge_publish
 from wsapi.metrics import OFF, Hooks
 from wsapi.params import Depends
 
@@ -139,6 +142,8 @@ class Channels:
         self._subscribers: set[Subscriber] = set()
         self.supervisor = Supervisor()
         self.metrics: Hooks = OFF  # set by `wsapi.metrics.serve_metrics(app)`
+        # The app's connections on this process, set by the app: `disconnect_user` orders close them.
+        self.connections: Connections | None = None
 
     # Life cycle
 
@@ -146,6 +151,8 @@ class Channels:
         await self.backend.start(self, self.node, self.supervisor)
         self.running = True
         self.supervisor.keep_running("send watchdog", self._watch_sends)
+        if self.connections is not None:
+            await Revocations(self, self.connections).start()
 
     async def stop(self) -> None:
         """Let every writer send what is queued and close with 1001 (up to `SHUTDOWN_GRACE`), then disconnect."""
@@ -186,9 +193,11 @@ class Channels:
     async def publish(self, channel: str, data: Any) -> Position:
         """Publish `data` (anything JSON-serialisable) to `channel`, encoded once; the new message's position.
 
-        Raises `InvalidChannel` for a malformed name and `ChannelsUnavailable` if the backend cannot be reached.
+        Raises `InvalidChannel` for a malformed name and `ChannelsUnavailable` if the backend cannot be reached;
+        called while handling a connection, `RateLimited` over the app's `Limits.publishes` for one connection.
         """
         self._check_running()
+        charge_publish()  # against `Limits.publishes` of the connection being handled, if any
         name, data = check_channel(channel), frames.encode(data)
         try:
             position = await self.backend.publish(name, data)
@@ -200,6 +209,21 @@ class Channels:
         # read would otherwise fill every member's queue before any writer sent a frame.
         await asyncio.sleep(0)
         return position
+
+    async def disconnect_user(
+        self, user: str | int, *, code: int = CLOSE_REVOKED, reason: str = "Access revoked"
+    ) -> None:
+        """Close every connection `identify`d as `user`, on every process sharing the backend, with `code`.
+
+        Returns once the order is published; each process closes its connections as the order reaches it (within
+        milliseconds; a process briefly cut off from the backend carries it out when it is back).
+        """
+        self._check_running()
+        try:
+            await self.backend.publish(revocations.CHANNEL, frames.encode(disconnect_order(user, code, reason)))
+        except ChannelsUnavailable:
+            self.metrics.backend_failed("publish")
+            raise
 
     def subscribe(
         self,

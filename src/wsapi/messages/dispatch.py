@@ -25,7 +25,7 @@ from wsapi import status
 from wsapi.concurrency import CallKind
 from wsapi.connections import CLOSE_RATE_LIMITED, CONNECTION_KEY, Connection
 from wsapi.dependencies import NO_BODY, Dependant, Errors, Solver, analyse
-from wsapi.limits import DEFAULT_LIMITS, RateLimit, TokenBucket
+from wsapi.limits import DEFAULT_LIMITS, RateLimit, RateLimited, TokenBucket
 from wsapi.messages.envelope import (
     ACK_PREFIX,
     ENVELOPE,
@@ -133,15 +133,16 @@ class _Limiter:
         self.route = route.bucket() if route is not None else None
         self.by_type = {type: limit.bucket() for type, limit in by_type.items()}
 
-    def refusing(self, type: str) -> TokenBucket | None:
-        """The bucket that refuses a message of `type` now, if one does (each takes a token either way)."""
+    def refusing(self, type: str) -> tuple[TokenBucket, float] | None:
+        """The bucket that refuses a message of `type` now and how long until it would not, if one does."""
         now = monotonic()
         bucket = self.route
-        if bucket is not None and bucket.take(now):
-            return bucket
-        bucket = self.by_type.get(type)
-        if bucket is not None and bucket.take(now):
-            return bucket
+        if bucket is not None and (wait := bucket.take(now)):
+            return bucket, wait
+        if self.by_type:
+            bucket = self.by_type.get(type)
+            if bucket is not None and (wait := bucket.take(now)):
+                return bucket, wait
         return None
 
 
@@ -173,13 +174,11 @@ class Dispatcher:
                     await solver.call(self.disconnect, values)
 
     def _limiter(self, websocket: WebSocket) -> _Limiter:
-        """The connection's buckets; the connection's own inbound limit is this route's to apply, with error frames."""
+        """The connection's buckets: the route reads its frames past the connection's guard, these replace it."""
         connection: Connection | None = websocket.scope.get(CONNECTION_KEY)
         limit = self.router.rate_limit
         if limit == "app":
             limit = (connection.limits if connection is not None else DEFAULT_LIMITS).messages
-        if connection is not None:
-            connection.use_limits(None, self.router.max_message_size)
         return _Limiter(limit, self.router.type_limits)
 
     async def _receive_loop(self, websocket: WebSocket, solver: Solver) -> None:
@@ -217,14 +216,13 @@ class Dispatcher:
         await websocket.close(status.WS_1009_MESSAGE_TOO_BIG, f"Message larger than {limit} bytes")
 
     @staticmethod
-    async def _refuse(websocket: WebSocket, type: str, id: Any, bucket: TokenBucket) -> None:
-        if bucket.exhausted():
+    async def _refuse(websocket: WebSocket, type: str, id: Any, bucket: TokenBucket, wait: float) -> None:
+        if bucket.exhausted(monotonic()):
             logger.info("closing %s: it kept sending %r messages over its rate limit", websocket.url.path, type)
             await websocket.close(CLOSE_RATE_LIMITED, "Rate limit exceeded")
             return
         limit = f"at most {bucket.rate:g} per second (burst {bucket.burst})"
-        retry = -bucket.tokens / bucket.rate
-        await websocket.send_text(encode_error(id, ErrorCode.RATE_LIMITED, f"Too many messages: {limit}", None, retry))
+        await websocket.send_text(encode_error(id, ErrorCode.RATE_LIMITED, f"Too many messages: {limit}", None, wait))
 
     def _parse(self, text: str) -> tuple[HandlerPlan, Any, Any]:
         """The handler, id and data of a frame, or `_Rejected`."""
@@ -253,7 +251,7 @@ class Dispatcher:
             return False
         refusing = limiter.refusing(plan.type)
         if refusing is not None:
-            await self._refuse(websocket, plan.type, id, refusing)
+            await self._refuse(websocket, plan.type, id, *refusing)
             return True
         try:
             result = await self._call(plan, websocket, solver, data)
@@ -262,6 +260,10 @@ class Dispatcher:
             return False
         except MessageError as exc:
             await websocket.send_text(encode_error(id, exc.code, exc.message))
+            return True
+        except RateLimited as exc:
+            message = f"Rate limit exceeded: {exc.what}"
+            await websocket.send_text(encode_error(id, ErrorCode.RATE_LIMITED, message, None, exc.retry_after))
             return True
         except (WebSocketException, WebSocketDisconnect):
             raise
