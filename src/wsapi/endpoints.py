@@ -12,6 +12,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from wsapi import status
 from wsapi.exceptions import refuse
+from wsapi.websockets import parse_json
 
 logger = logging.getLogger("wsapi")
 
@@ -67,8 +68,8 @@ class WebSocketEndpoint(_starlette.WebSocketEndpoint):
             return data
         if self.encoding == "json":
             try:
-                return json.loads(text if text is not None else data or b"")
-            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                return parse_json(text if text is not None else data or b"")
+            except json.JSONDecodeError as exc:  # nesting too deep included
                 raise UnsupportedFrame("Malformed JSON") from exc
         assert self.encoding is None, f"unsupported encoding {self.encoding!r}"
         return text if text is not None else data
