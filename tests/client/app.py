@@ -3,8 +3,9 @@
 Run by uvicorn (`uvicorn --app-dir tests/client app:app`), set up from the environment: CLIENTS_APP_REDIS_URL
 (else the memory backend), CLIENTS_APP_HISTORY_SIZE, CLIENTS_APP_HISTORY_TTL (seconds).
 
-- `/channels?token=<name>`: any non-empty token but `bad` is accepted, and is the member's name in presence;
-  `bad` is refused with 1008. Channels `private:*` are refused; publishing to `readonly:*` is refused.
+- `/channels?token=<name>`: any non-empty token but `bad` and `expired` is accepted, and is the member's name in
+  presence; `bad` is refused with 1008, `expired` with 4401. Channels `private:*` are refused; publishing to
+  `readonly:*` is refused.
 - Typed extras on the same route: `echo` (replies with its data), `slow` (replies after `data` seconds), `fail`
   (a `nope` error), `notify` (pushes a declared `notice` message), `close` (closes with `data.code`).
 - HTTP: `POST /publish/{channel}` publishes its JSON body; `GET /tokens` lists the tokens of every handshake;
@@ -38,6 +39,8 @@ async def user(token: Annotated[str, Depends(token_scheme)]) -> str:
     tokens.append(token)
     if token == "bad":
         raise WebSocketException(1008, "bad token")
+    if token == "expired":  # as wsapi's credential expiry closes
+        raise WebSocketException(4401, "Credentials expired")
     return token
 
 

@@ -114,6 +114,18 @@ async def test_offline_calls_in_flight_fail_new_ones_wait_or_fail_fast(serve: Se
         await asyncio.gather(waiting.close(), failing.close())
 
 
+async def test_a_server_that_accepts_and_closes_at_once_sees_the_delays_grow(serve: Serve) -> None:
+    server = serve()
+    retries: list[Reconnecting] = []
+    expired = Client(server.ws, token="expired", backoff=Backoff(initial=0.02, max=1))
+    expired.on_state(lambda event: retries.append(event) if isinstance(event, Reconnecting) else None)
+    await expired.connect()
+    await until(lambda: len(retries) >= 4, "four retries")
+    await expired.close()
+    assert [event.attempt for event in retries[:4]] == [1, 2, 3, 4]
+    assert all(event.delay < 0.02 * 2**n for n, event in enumerate(retries[:4]))
+
+
 def test_backoff_windows_and_full_jitter() -> None:
     backoff = Backoff(initial=0.1, max=1)
     windows = []

@@ -15,7 +15,7 @@ from tests.channels.support import RedisServer
 from tests.client.conftest import AppServer
 from tests.client.test_calls import quick, until
 from wsapi.channels import Member, Position
-from wsapi.client import Backoff, CallError, Client, Connected, Subscribed, Subscription
+from wsapi.client import Backoff, CallError, Client, Connected, Connecting, Subscribed, Subscription
 
 pytestmark = pytest.mark.anyio
 
@@ -176,14 +176,17 @@ async def test_fifty_clients_spread_their_reconnects_over_the_backoff_window(ser
     server = serve()
     window = 1.0
     clients = [Client(server.ws, token=f"c{n}", backoff=Backoff(initial=window, max=window)) for n in range(50)]
-    reconnected: dict[int, float] = {}
+    reconnected: dict[int, float] = {}  # when the attempt that got each client back in started, after the kill
+    attempts: dict[int, float] = {}
     for n, client in enumerate(clients):
 
-        def connected(event: object, n: int = n) -> None:
-            if isinstance(event, Connected) and killed_at:
-                reconnected.setdefault(n, time.monotonic() - killed_at[0])
+        def watch(event: object, n: int = n) -> None:
+            if isinstance(event, Connecting):
+                attempts[n] = time.monotonic()
+            elif isinstance(event, Connected) and killed_at:
+                reconnected.setdefault(n, attempts[n] - killed_at[0])
 
-        client.on_state(connected)
+        client.on_state(watch)
     killed_at: list[float] = []
     try:
         await asyncio.gather(*(client.connect() for client in clients))
@@ -196,8 +199,21 @@ async def test_fifty_clients_spread_their_reconnects_over_the_backoff_window(ser
     after = sorted(reconnected.values())
     spread, deviation = after[-1] - after[0], statistics.pstdev(after)
     busiest = max(sum(1 for t in after if start <= t < start + 0.1) for start in after)
-    print(f"reconnects: spread {spread:.2f} s, stdev {deviation:.2f} s, busiest 100 ms: {busiest} of 50")
+    print(f"reconnect attempts: spread {spread:.2f} s, stdev {deviation:.2f} s, busiest 100 ms: {busiest} of 50")
     # ...so the reconnects spread over the retry windows (uniform over 1 s has a stdev of 0.29 s), instead of all
     # arriving within a few milliseconds of the restart as without jitter.
     assert spread > 0.5 * window and deviation > 0.15 * window
     assert busiest <= 20
+
+
+async def test_a_history_expired_by_its_ttl_is_reported_unrecovered(serve: Serve) -> None:
+    server = serve(CLIENTS_APP_HISTORY_TTL="0.3")
+    async with Client(server.ws, token="ada") as ada:
+        kept = await ada.publish("ttl", "old")
+        await asyncio.sleep(0.6)  # the channel's history expires 0.3 s after its last publication
+        fresh = await ada.publish("ttl", "new")
+        assert fresh.position.epoch != kept.position.epoch  # a new history, a new epoch
+        seen = record(ada, "ttl", since=kept.position)
+        await until(lambda: len(seen.subscribed) == 1, "the subscribed frame")
+        assert seen.subscribed == [Subscribed(fresh.position, recovered=False, resumed=True)]
+        assert seen.messages == []

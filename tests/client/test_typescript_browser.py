@@ -129,7 +129,7 @@ def test_fifty_pages_spread_their_reconnects_over_the_backoff_window(browser: Br
     pages = []
     for n in range(50):
         page = context.new_page()
-        page.goto(f"http://127.0.0.1:{server.port}/page?token=p{n}&initial={window}&max={window}")
+        page.goto(f"http://127.0.0.1:{server.port}/page?token=p{n}&initial={window}&max={window}", wait_until="commit")
         pages.append(page)
     for page in pages:
         wait(page, "window.seen && window.seen.events.includes('connected')")
@@ -137,14 +137,17 @@ def test_fifty_pages_spread_their_reconnects_over_the_backoff_window(browser: Br
     killed = time.time() * 1000
     server.start()
     for page in pages:
-        wait(page, "window.seen.connectedAt.length === 2", timeout=20_000)
-    after = sorted(page.evaluate("window.seen.connectedAt[1]") - killed for page in pages)
+        wait(page, "window.seen.connectedAt.length === 2", timeout=30_000)
+    # When each page started the attempt that got it back in (what the server sees as load), and when it was back.
+    attempts = sorted(page.evaluate("window.seen.attemptAt[1]") - killed for page in pages)
+    connected = sorted(page.evaluate("window.seen.connectedAt[1]") - killed for page in pages)
     context.close()
-    spread, deviation = after[-1] - after[0], statistics.pstdev(after)
-    busiest = max(sum(1 for t in after if start <= t < start + 100) for start in after)
+    spread, deviation = attempts[-1] - attempts[0], statistics.pstdev(attempts)
+    busiest = max(sum(1 for t in attempts if start <= t < start + 100) for start in attempts)
     print(
-        f"50 pages reconnected {after[0]:.0f}-{after[-1]:.0f} ms after the kill: spread {spread:.0f} ms, "
-        f"stdev {deviation:.0f} ms, busiest 100 ms: {busiest} of 50"
+        f"50 pages' successful attempts {attempts[0]:.0f}-{attempts[-1]:.0f} ms after the kill (connected "
+        f"{connected[0]:.0f}-{connected[-1]:.0f}): spread {spread:.0f} ms, stdev {deviation:.0f} ms, "
+        f"busiest 100 ms: {busiest} of 50"
     )
     # Uniform over the window has a stdev of 0.29 x window; without jitter all 50 come within a few ms.
     assert spread > 0.5 * window and deviation > 0.15 * window

@@ -12,7 +12,8 @@ export interface BackoffOptions {
 /**
  * What to do after the connection closed with a code:
  * `"stop"` stays disconnected, `"backoff"` retries after the next backoff delay,
- * `"now"` retries at once (within the first window, with jitter: every client told at once spreads out).
+ * `"now"` retries at once (within the first window, with jitter: every client told at once spreads out) after
+ * a connection that lasted, and is `"backoff"` after one that did not.
  */
 export type RetryDecision = "stop" | "backoff" | "now";
 export type RetryPolicy = (code: number, reason: string) => RetryDecision;

@@ -85,6 +85,8 @@ interface Outgoing {
   text: string;
   id?: number;
   sent?(): void;
+  /** A send that will not go out (a call's promise is settled through `pending`). */
+  failed?(error: CallError): void;
 }
 
 const OPEN = 1;
@@ -98,6 +100,7 @@ export class Client<A extends Api = AnyApi> {
   private readonly retry: RetryPolicy;
   private readonly timeout: number;
   private socket: WebSocketLike | null = null;
+  private openedAt: number | null = null; // when the current connection opened
   private timer: ReturnType<typeof setTimeout> | undefined;
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
@@ -169,7 +172,11 @@ export class Client<A extends Api = AnyApi> {
     const unavailable = this.unavailable();
     if (unavailable) return Promise.reject(unavailable);
     return new Promise((resolve, reject) => {
-      const entry: Outgoing = { text, sent: () => (clearTimeout(timer), resolve()) };
+      const entry: Outgoing = {
+        text,
+        sent: () => (clearTimeout(timer), resolve()),
+        failed: (error) => (clearTimeout(timer), reject(error)),
+      };
       const timer = setTimeout(() => {
         this.outbox = this.outbox.filter((queued) => queued !== entry);
         reject(new CallError("timeout", `${type}: not connected within ${this.timeout} ms`));
@@ -264,7 +271,7 @@ export class Client<A extends Api = AnyApi> {
     this.socket = socket;
     socket.onopen = () => {
       if (socket !== this.socket) return;
-      this.backoff.reset();
+      this.openedAt = Date.now();
       this.setState("connected", { type: "connected" });
       for (const subscription of this.subscriptions.values()) this.sendSubscribe(subscription);
       const queued = this.outbox;
@@ -305,13 +312,18 @@ export class Client<A extends Api = AnyApi> {
       call.reject(new CallError("disconnected", `the connection closed (${code}) before the reply came`));
     }
     for (const subscription of this.subscriptions.values()) subscription.disconnected();
+    // The backoff starts over only after a connection that lasted: a server that accepts and closes at once (a
+    // refusal that retrying cannot cure, an overloaded one) sees the delays grow, whatever the close code says.
+    const lasted = this.openedAt !== null && Date.now() - this.openedAt >= this.backoff.max;
+    this.openedAt = null;
+    if (lasted) this.backoff.reset();
     const decision = this.retry(code, reason);
     this.setState("disconnected", { type: "disconnected", code, reason, willRetry: decision !== "stop" });
     if (decision === "stop") {
       this.stop(new CallError("closed", `the server closed the connection for good (${code}${reason ? `: ${reason}` : ""})`));
       return;
     }
-    const delay = decision === "now" ? this.backoff.soon() : this.backoff.next();
+    const delay = decision === "now" && lasted ? this.backoff.soon() : this.backoff.next();
     this.emit({ type: "reconnecting", delay, attempt: this.backoff.attempt });
     this.timer = setTimeout(() => void this.open(), delay);
   }
@@ -322,7 +334,7 @@ export class Client<A extends Api = AnyApi> {
       clearTimeout(call.timer);
       call.reject(error);
     }
-    this.outbox = [];
+    for (const outgoing of this.outbox.splice(0)) outgoing.failed?.(error);
     for (const waiter of this.waiters.splice(0)) waiter.reject(error);
     for (const subscription of this.subscriptions.values()) subscription.closed(error);
     this.subscriptions.clear();

@@ -70,6 +70,7 @@ test("a refused handshake (1008) stops retrying: the client is closed, with the 
   assert.equal(disconnected.reason, "bad token");
   assert.equal(disconnected.willRetry, false);
   await assert.rejects(bad.call("echo", 1), { code: "closed" });
+  await assert.rejects(bad.send("echo", 1), { code: "closed" });
   await sleep(300);
   assert.ok(!events.some((e) => e.type === "reconnecting"));
 });
@@ -119,4 +120,26 @@ test("offline: calls in flight reject, new ones wait for the connection (bounded
     failing.close();
     await down.kill();
   }
+});
+
+test("what waits for a connection fails with closed when the client gives up", async () => {
+  const nowhere = new Client("ws://127.0.0.1:1/channels", { retry: () => "stop" });
+  const queued = [
+    assert.rejects(nowhere.send("echo", 1), { code: "closed" }),
+    assert.rejects(nowhere.call("echo", 1), { code: "closed" }),
+    assert.rejects(nowhere.connect(), { code: "closed" }),
+  ];
+  await Promise.all(queued);
+  assert.equal(nowhere.state, "closed");
+});
+
+test("a server that accepts and closes at once sees the delays grow, even for a code that retries", async () => {
+  const expired = client({ token: "expired", backoff: { initial: 20, max: 1000 } });
+  const reconnecting = [];
+  expired.onState((event) => event.type === "reconnecting" && reconnecting.push(event));
+  await expired.connect().catch(() => {});
+  await until(() => reconnecting.length >= 4, "four retries");
+  expired.close();
+  assert.deepEqual(reconnecting.slice(0, 4).map((e) => e.attempt), [1, 2, 3, 4]);
+  reconnecting.slice(0, 4).forEach((event, n) => assert.ok(event.delay < 20 * 2 ** n, `delay ${event.delay}`));
 });

@@ -26,7 +26,7 @@ def default_retry_policy(code: int, reason: str) -> RetryDecision:
 
 class Backoff:
     """Delays uniform in [0, window) ("full jitter"); the window starts at `initial` seconds and grows by `factor`
-    per failed attempt up to `max`. A successful connection resets it."""
+    per failed attempt up to `max`. A connection that stayed open for `max` seconds resets it."""
 
     def __init__(self, initial: float = 0.5, max: float = 10.0, factor: float = 2.0) -> None:
         if not (initial > 0 and max >= initial and factor >= 1):

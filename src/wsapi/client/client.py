@@ -8,6 +8,7 @@ import inspect
 import itertools
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
@@ -252,34 +253,39 @@ class Client:
     async def _run(self) -> None:
         while True:
             self._set_state("connecting", Connecting(self._backoff.attempt))
-            code, reason = await self._connection()
+            opened = time.monotonic()
+            code, reason, connected = await self._connection()
             if self._closed_error is not None:
                 return
+            # The backoff starts over only after a connection that lasted: a server that accepts and closes at once
+            # (a refusal that retrying cannot cure, an overloaded one) sees the delays grow, whatever the code says.
+            lasted = connected and time.monotonic() - opened >= self._backoff.max
+            if lasted:
+                self._backoff.reset()
             decision = self._retry(code, reason)
             self._set_state("disconnected", Disconnected(code, reason, decision != "stop"))
             if decision == "stop":
                 suffix = f": {reason}" if reason else ""
                 self._stop(CallError("closed", f"the server closed the connection for good ({code}{suffix})"))
                 return
-            delay = self._backoff.soon() if decision == "now" else self._backoff.next()
+            delay = self._backoff.soon() if decision == "now" and lasted else self._backoff.next()
             self._emit(Reconnecting(delay, self._backoff.attempt))
             await asyncio.sleep(delay)
 
-    async def _connection(self) -> tuple[int, str]:
-        """One connection, from the handshake to its close: the close code and reason."""
+    async def _connection(self) -> tuple[int, str, bool]:
+        """One connection, from the handshake to its close: the close code and reason, and whether it opened."""
         try:
             socket = await websocket_connect(await self._address(), additional_headers=self._headers)
         except InvalidStatus as exc:
             status = exc.response.status_code
             # A denial: refused for good (403, 404...), except when it says "later" (429, 5xx).
-            return (1008 if 400 <= status < 500 and status != 429 else 1006), f"HTTP {status}"
+            return (1008 if 400 <= status < 500 and status != 429 else 1006), f"HTTP {status}", False
         except (OSError, InvalidHandshake, TimeoutError) as exc:
-            return 1006, str(exc)
+            return 1006, str(exc), False
         except Exception as exc:  # a token function that failed is a failed attempt like any other
             logger.warning("connecting to %s failed", self.url, exc_info=True)
-            return 1006, f"{type(exc).__name__}: {exc}"
+            return 1006, f"{type(exc).__name__}: {exc}", False
         self._socket = socket
-        self._backoff.reset()
         self._set_state("connected", Connected())
         for subscription in self._subscriptions.values():
             self._spawn(self._subscribe(subscription))
@@ -295,7 +301,7 @@ class Client:
             self._connected.clear()
             await self._lost()
         received = socket.protocol.close_rcvd
-        return (received.code, received.reason) if received is not None else (1006, "")
+        return (received.code, received.reason, True) if received is not None else (1006, "", True)
 
     async def _lost(self) -> None:
         for pending in list(self._pending.values()):
