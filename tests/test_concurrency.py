@@ -167,7 +167,7 @@ async def test_sync_teardown_runs_while_every_worker_thread_waits_for_what_it_re
     async def endpoint(websocket: WebSocket, _: None = Depends(pooled)) -> None:
         await websocket.accept()
         await websocket.send_text("got one")
-        await websocket.receive_text()
+        await websocket.receive()  # the disconnect
 
     limiter = anyio.to_thread.current_default_thread_limiter()
     tokens = limiter.total_tokens

@@ -17,7 +17,7 @@ import websockets
 from websockets.exceptions import ConnectionClosed
 
 from tests.servers import uvicorn_server
-from wsapi import Depends, Request, WebSocket, WsAPI, identify
+from wsapi import Depends, Request, WebSocket, WebSocketDisconnect, WsAPI, identify
 from wsapi.connections import CLOSE_EXPIRED
 from wsapi.testclient import TestClient
 
@@ -93,7 +93,9 @@ def test_the_app_closes_a_users_connections_on_this_process() -> None:
                 await websocket.send_text(text)
 
     client = TestClient(app)
+    # The endpoints receive until their clients leave: the disconnect escapes them, and the sessions raise it.
     with (
+        pytest.raises(WebSocketDisconnect),
         client.websocket_connect("/ws?name=ada") as ada,
         client.websocket_connect("/ws?name=bob") as bob1,
         client.websocket_connect("/ws?name=bob") as bob2,

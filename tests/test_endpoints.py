@@ -1,6 +1,5 @@
 """Class-based WebSocket endpoints: encodings, bad frames (1003), errors (1011), on_disconnect."""
 
-import logging
 from typing import Any
 
 import pytest
@@ -76,14 +75,20 @@ def test_wrong_frame_type_or_bad_json_closes_with_1003(client: TestClient, path:
     assert disconnects == [1003]
 
 
-def test_handler_exception_closes_with_1011_and_is_logged(client: TestClient, caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.ERROR, logger="wsapi"), client.websocket_connect("/text") as ws:
+def test_handler_exception_closes_with_1011_and_propagates(client: TestClient) -> None:
+    with pytest.raises(RuntimeError), client.websocket_connect("/text") as ws:
         ws.send_text("fail")
         with pytest.raises(WebSocketDisconnect) as closed:
             ws.receive_text()
     assert closed.value.code == 1011
     assert disconnects == [1011]
-    assert "TextEndpoint" in caplog.text
+
+
+def test_an_encoding_that_does_not_exist_is_refused_when_the_class_is_made() -> None:
+    with pytest.raises(TypeError, match="encoding"):
+
+        class Broken(WebSocketEndpoint):
+            encoding = "xml"
 
 
 def test_client_close_code_reaches_on_disconnect(client: TestClient) -> None:

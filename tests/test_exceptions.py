@@ -1,7 +1,6 @@
 """What a client sees when something goes wrong: close codes and reasons, denial responses, 422s."""
 
 import json
-import logging
 
 import pytest
 from pydantic import BaseModel
@@ -63,7 +62,7 @@ def test_websocket_exception_from_the_endpoint_closes_with_its_code_and_reason()
     assert (closed.value.code, closed.value.reason) == (1013, "busy")
 
 
-def test_unhandled_exception_closes_with_1011_and_is_logged(caplog: pytest.LogCaptureFixture) -> None:
+def test_unhandled_exception_closes_with_1011_and_is_raised_in_the_test() -> None:
     app = FastAPI()
 
     @app.websocket("/ws")
@@ -72,17 +71,21 @@ def test_unhandled_exception_closes_with_1011_and_is_logged(caplog: pytest.LogCa
         raise RuntimeError("secret internals")
 
     with (
-        caplog.at_level(logging.ERROR, logger="wsapi"),
+        pytest.raises(RuntimeError, match="secret internals"),
         TestClient(app).websocket_connect("/ws") as ws,
         pytest.raises(WebSocketDisconnect) as closed,
     ):
         ws.receive_text()
     assert (closed.value.code, closed.value.reason) == (1011, "Internal server error")
-    assert "secret internals" not in closed.value.reason
-    assert any(record.exc_info and "secret internals" in str(record.exc_info[1]) for record in caplog.records)
+    with (
+        TestClient(app, raise_server_exceptions=False).websocket_connect("/ws") as ws,
+        pytest.raises(WebSocketDisconnect) as closed,
+    ):
+        ws.receive_text()
+    assert (closed.value.code, closed.value.reason) == (1011, "Internal server error")
 
 
-def test_unhandled_exception_before_accept_also_gives_1011() -> None:
+def test_unhandled_exception_before_accept_also_gives_1011_and_is_raised_at_once() -> None:
     async def broken() -> None:
         raise KeyError("config")
 
@@ -91,8 +94,11 @@ def test_unhandled_exception_before_accept_also_gives_1011() -> None:
     @app.websocket("/ws")
     async def endpoint(websocket: WebSocket, _: None = Depends(broken)) -> None: ...
 
-    with pytest.raises(WebSocketDisconnect) as refused, TestClient(app).websocket_connect("/ws"):
-        pass
+    with pytest.raises(KeyError, match="config"), TestClient(app).websocket_connect("/ws"):
+        pytest.fail("the connection must not open")
+    quiet = TestClient(app, raise_server_exceptions=False)
+    with pytest.raises(WebSocketDisconnect) as refused, quiet.websocket_connect("/ws"):
+        pytest.fail("the connection must not open")
     assert refused.value.code == 1011
 
 

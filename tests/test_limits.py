@@ -145,7 +145,7 @@ def plain_app(limits: Limits) -> WsAPI:
     async def ws(websocket: WebSocket, name: Annotated[str, Depends(user)]) -> None:
         await websocket.accept()
         await websocket.send_text(name)
-        await websocket.receive_text()
+        await websocket.receive()  # a message, or the client leaving
 
     return app
 

@@ -52,13 +52,14 @@ def test_receive_json_parses_what_json_loads_does() -> None:
     nested = "[" * (MAX_JSON_DEPTH - 1) + "]" * (MAX_JSON_DEPTH - 1)
     for text in ['{"a": 1, "a": 2}', "[1.5, -0, 1e400, null, true]", '"\\u00e9t\\u00e9"', nested, "123456789" * 9]:
         assert parse_json(text) == json.loads(text)
-    with TestClient(json_app()).websocket_connect("/json") as ws:
+    # The echo endpoints receive until the client leaves: the disconnect escapes them, and the session raises it.
+    with pytest.raises(WebSocketDisconnect), TestClient(json_app()).websocket_connect("/json") as ws:
         ws.send_text('{"text": "été", "n": [1, 2]}')
         assert ws.receive_json() == {"text": "été", "n": [1, 2]}
 
 
 def test_a_json_error_is_a_json_decode_error_with_its_position() -> None:
-    with TestClient(json_app()).websocket_connect("/lenient") as ws:
+    with pytest.raises(WebSocketDisconnect), TestClient(json_app()).websocket_connect("/lenient") as ws:
         ws.send_text('{"a" 1}')
         assert ws.receive_text() == "bad: expected `:` at 5"
         ws.send_text("\n[1,\n 2 3]")
@@ -68,7 +69,7 @@ def test_a_json_error_is_a_json_decode_error_with_its_position() -> None:
 
 
 def test_a_plain_routes_message_size_limit_closes_with_1009() -> None:
-    with TestClient(json_app()).websocket_connect("/small") as ws:
+    with pytest.raises(WebSocketDisconnect) as escaped, TestClient(json_app()).websocket_connect("/small") as ws:
         ws.send_text("é" * 512)  # 1024 bytes of UTF-8: at the limit
         assert ws.receive_text() == "é" * 512
         ws.send_text("é" * 513)
@@ -76,3 +77,4 @@ def test_a_plain_routes_message_size_limit_closes_with_1009() -> None:
             ws.receive_text()
         assert closed.value.code == 1009
         assert closed.value.reason == "Message larger than 1024 bytes"
+    assert escaped.value.code == 1009  # what the endpoint's receive_text() raised

@@ -10,12 +10,12 @@ from starlette.middleware import Middleware
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, ExceptionHandler, Lifespan, Receive, Scope, Send
-from starlette.websockets import WebSocket
+from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from wsapi.asyncapi import build_document
 from wsapi.asyncapi.endpoints import asyncapi_routes
-from wsapi.connections import Connections
-from wsapi.exceptions import DEFAULT_HANDLERS
+from wsapi.connections import CONNECTION_KEY, Connection, Connections
+from wsapi.exceptions import DEFAULT_HANDLERS, DISCONNECT_KEY, close_after_error
 from wsapi.limits import DEFAULT_LIMITS, Limits
 from wsapi.messages import MessageRouter
 from wsapi.metrics import OFF, Hooks
@@ -195,13 +195,25 @@ class WsAPI(Starlette):
         if self.websocket_stack is None:
             self.websocket_stack = self.build_websocket_stack()
         scope["starlette.exception_handlers"] = self.websocket_exception_handlers
-        await self.connections.serve(scope, receive, send, self.websocket_stack)
+        try:
+            await self.connections.serve(scope, receive, send, self.websocket_stack)
+        except WebSocketDisconnect:
+            if scope.get(DISCONNECT_KEY):
+                raise
+        except Exception:
+            # The endpoint's WebSocket knows how far the connection got (a mounted wsapi app's, if the error came
+            # through one: it has closed it already); without one, the error came before any endpoint ran.
+            connection: Connection | None = scope.get(CONNECTION_KEY)
+            websocket = connection.websocket if connection is not None else None
+            await close_after_error(websocket or WebSocket(scope, receive, send))
+            raise
 
     def build_websocket_stack(self) -> ASGIApp:
         """User middleware, then the router: Starlette's error and exception middleware are left out for WebSockets.
 
         The first only acts on HTTP; the second's work is done by the WebSocket route itself (see
-        `handle_websocket_error`), which saves a send wrapper per message and frames kept per connection.
+        `handle_websocket_error`), which saves a send wrapper per message and frames kept per connection. What no
+        handler takes propagates through the user middleware to `__call__`, which closes with 1011 and re-raises.
         """
         status_handlers = {k: v for k, v in self.exception_handlers.items() if isinstance(k, int)}
         exception_handlers = {

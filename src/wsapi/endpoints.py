@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import json
-import logging
 from typing import Any
 
 from starlette import endpoints as _starlette
 from starlette.types import Message
-from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from wsapi import status
+from wsapi.connections import CONNECTION_KEY
 from wsapi.exceptions import refuse
-
-logger = logging.getLogger("wsapi")
 
 __all__ = ["HTTPEndpoint", "WebSocketEndpoint"]
 
 HTTPEndpoint = _starlette.HTTPEndpoint
+ENCODINGS = (None, "text", "bytes", "json")
 
 
 class UnsupportedFrame(Exception):
@@ -28,11 +27,20 @@ class WebSocketEndpoint(_starlette.WebSocketEndpoint):
     """Override `on_connect`, `on_receive` and `on_disconnect`; set `encoding` to "text", "bytes" or "json".
 
     A frame of the wrong kind, or JSON that does not parse, closes the connection with 1003 (unsupported data);
-    an exception from a handler closes it with 1011 and is logged. `on_disconnect` always runs, with the code.
+    an exception from a handler closes it with 1011 and propagates, as from any endpoint (see `wsapi.exceptions`).
+    `on_disconnect` always runs, with the code.
     """
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.encoding not in ENCODINGS:
+            raise TypeError(f"{cls.__name__}.encoding is one of {ENCODINGS}, not {cls.encoding!r}")
 
     async def dispatch(self) -> None:
         websocket = WebSocket(self.scope, receive=self.receive, send=self.send)
+        connection = self.scope.get(CONNECTION_KEY)
+        if connection is not None:  # so that the app can tell how far this connection got when an error comes out
+            connection.websocket = websocket
         close_code: int = status.WS_1000_NORMAL_CLOSURE
         try:
             await self.on_connect(websocket)
@@ -49,9 +57,7 @@ class WebSocketEndpoint(_starlette.WebSocketEndpoint):
             close_code = exc.code
         except Exception:
             close_code = status.WS_1011_INTERNAL_ERROR
-            logger.exception("Unhandled exception in %s", type(self).__name__)
-            if websocket.application_state is not WebSocketState.DISCONNECTED:
-                await refuse(websocket, close_code, "Internal server error")
+            raise
         finally:
             await self.on_disconnect(websocket, close_code)
 
@@ -70,5 +76,4 @@ class WebSocketEndpoint(_starlette.WebSocketEndpoint):
                 return json.loads(text if text is not None else data or b"")
             except (json.JSONDecodeError, UnicodeDecodeError) as exc:
                 raise UnsupportedFrame("Malformed JSON") from exc
-        assert self.encoding is None, f"unsupported encoding {self.encoding!r}"
         return text if text is not None else data

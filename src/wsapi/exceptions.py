@@ -4,7 +4,13 @@ Close codes wsapi sends on its own (RFC 6455, section 7.4.1):
 
 - 1008 policy violation: the handshake failed validation or authentication; the reason names the first bad field.
 - 1007 invalid payload data: `receive_json()` got text that is not JSON.
-- 1011 internal error: the endpoint raised an exception nobody handled (it is logged with its traceback).
+- 1011 internal error: the endpoint raised an exception no handler took. As in Starlette, the exception then
+  propagates out of the app, through user middleware, to the server (which logs it) or the test client (which
+  raises it in the test); the app closes the connection with 1011 on its way out, accepted or not.
+
+A `WebSocketDisconnect` that escapes the endpoint (the client left while it was receiving) is how connections
+normally end: it reaches user middleware, then the app ends the connection quietly, unless a test client asked
+for it (`DISCONNECT_KEY`) to re-raise it at the end of the session as Starlette's does.
 
 A connection refused with a code is accepted and then closed at once, because a close before the handshake
 completes reaches a client only as a bare HTTP 403: this way browsers and client libraries see the code and reason.
@@ -15,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from typing import Any, TypedDict
 
 from pydantic_core import to_jsonable_python
@@ -24,7 +31,7 @@ from starlette.exceptions import WebSocketException
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Scope
-from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+from starlette.websockets import WebSocket, WebSocketState
 
 from wsapi import status
 from wsapi.concurrency import is_async_callable, unwrapped
@@ -33,6 +40,7 @@ logger = logging.getLogger("wsapi")
 
 MAX_CLOSE_REASON_BYTES = 123  # a close frame's payload is at most 125 bytes, 2 of which carry the code
 REFUSAL_KEY = "wsapi.refusal"  # marks the accept message of an accept-then-close refusal
+DISCONNECT_KEY = "wsapi.raise_disconnect"  # set by test clients: re-raise an escaped WebSocketDisconnect
 
 __all__ = [
     "DependencyScopeError",
@@ -180,34 +188,35 @@ def _handler_for(scope: Scope, exc: Exception) -> Callable[..., Any] | None:
     return None
 
 
-async def handle_websocket_error(websocket: WebSocket, exc: Exception) -> None:
-    """Give `exc` to the app's handler for it, or close with a code that says what went wrong."""
+async def handle_websocket_error(websocket: WebSocket, exc: Exception) -> bool:
+    """Give `exc` to the app's handler for it; False if there is none, and the caller is to re-raise it.
+
+    Malformed JSON from the client (`receive_json()`) is handled by default: closed with 1007, not an app error.
+    A handler that raises raises out of here, as in Starlette.
+    """
     handler = _handler_for(websocket.scope, exc)
-    try:
-        if handler is None:
-            raise exc
-        if is_async_callable(handler):
-            response = await handler(websocket, exc)
-        else:
-            response = await run_in_threadpool(handler, websocket, exc)
-        if response is not None:
-            await response(websocket.scope, websocket.receive, websocket.send)
-    except WebSocketDisconnect:
-        pass
-    except Exception as unhandled:
-        await close_after_error(websocket, unhandled)
-
-
-async def close_after_error(websocket: WebSocket, exc: Exception) -> None:
-    """Close with a code that says what went wrong: 1007 for undecodable JSON, 1011 for anything else."""
-    if isinstance(exc, json.JSONDecodeError):
+    if handler is None:
+        if not isinstance(exc, json.JSONDecodeError):
+            return False
         logger.info("WebSocket %s sent malformed JSON: %s", websocket.url.path, exc)
-        code, reason = status.WS_1007_INVALID_FRAME_PAYLOAD_DATA, f"Invalid JSON: {exc.msg}"
+        with suppress(Exception):  # the transport may be gone too
+            await refuse(websocket, status.WS_1007_INVALID_FRAME_PAYLOAD_DATA, f"Invalid JSON: {exc.msg}")
+        return True
+    if is_async_callable(handler):
+        response = await handler(websocket, exc)
     else:
-        logger.error("Unhandled exception in WebSocket endpoint %s", websocket.url.path, exc_info=exc)
-        code, reason = status.WS_1011_INTERNAL_ERROR, "Internal server error"
+        response = await run_in_threadpool(handler, websocket, exc)
+    if response is not None:
+        await response(websocket.scope, websocket.receive, websocket.send)
+    return True
+
+
+async def close_after_error(websocket: WebSocket) -> None:
+    """Close with 1011 unless the connection is closed already; the exception itself goes on to the server."""
+    if websocket.application_state is WebSocketState.DISCONNECTED:
+        return
     try:
-        await refuse(websocket, code, reason)
+        await refuse(websocket, status.WS_1011_INTERNAL_ERROR, "Internal server error")
     except Exception:  # the transport is gone too: nothing more can be sent
         logger.debug("could not send close frame to %s", websocket.url.path, exc_info=True)
 

@@ -7,7 +7,7 @@ import inspect
 import logging
 import re
 from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
-from contextlib import AsyncExitStack, asynccontextmanager, nullcontext, suppress
+from contextlib import AsyncExitStack, asynccontextmanager, nullcontext
 from enum import Enum
 from typing import Any, TypedDict, TypeVar, Unpack
 
@@ -351,11 +351,12 @@ class APIWebSocketRoute(WebSocketRoute):
         try:
             # An override may bring yield-dependencies the plan does not have: with overrides, both stacks exist.
             async with AsyncExitStack() if self.needs_exit_stack or overrides else nullcontext() as stack:
-                await self.run(websocket, Solver(websocket, stack, overrides))
-        except WebSocketDisconnect:
-            pass  # the client went away; there is nobody left to tell
+                disconnect = await self.run(websocket, Solver(websocket, stack, overrides))
+            if disconnect is not None:
+                raise disconnect
         except Exception as exc:
-            await handle_websocket_error(websocket, exc)
+            if not await handle_websocket_error(websocket, exc):
+                raise
         finally:
             if metrics.on:
                 metrics.ended(send)
@@ -364,9 +365,14 @@ class APIWebSocketRoute(WebSocketRoute):
         call: Callable[..., Any] = self.dependant.call if self.dependant else self.endpoint  # type: ignore[assignment]
         return endpoint_context(call, f"WebSocket {websocket.scope.get('root_path', '')}{self.path}")
 
-    async def run(self, websocket: WebSocket, solver: Solver) -> None:
+    async def run(self, websocket: WebSocket, solver: Solver) -> WebSocketDisconnect | None:
         """Solve the handshake's dependencies and run the endpoint; yield-dependencies end with the connection,
-        those of scope "function" (in a stack of their own) as soon as the endpoint returns."""
+        those of scope "function" (in a stack of their own) as soon as the endpoint returns.
+
+        The client leaving while the endpoint receives is how a WebSocket normally ends: the `WebSocketDisconnect`
+        is returned rather than raised, so that yield-dependencies tear down as after a return instead of having it
+        thrown into them as an error; it is raised after their teardown.
+        """
         dependant: Dependant = self.dependant  # type: ignore[assignment]  # a class endpoint is not run here
         function_stack = self.needs_function_stack or solver.overrides
         async with AsyncExitStack() if function_stack else nullcontext() as solver.function_stack:
@@ -374,13 +380,14 @@ class APIWebSocketRoute(WebSocketRoute):
             if errors:
                 raise WebSocketRequestValidationError(errors, endpoint_ctx=self.endpoint_context(websocket))
             if websocket.application_state is WebSocketState.DISCONNECTED:
-                return  # a dependency closed the connection itself (the guide's older style)
-            # The client leaving is how a WebSocket normally ends: yield-dependencies tear down as after a
-            # return, instead of having the disconnect thrown into them as an error.
-            with suppress(WebSocketDisconnect):
+                return None  # a dependency closed the connection itself (the guide's older style)
+            try:
                 await solver.call(dependant, values)
                 if self.dispatcher is not None:
                     await self.dispatcher.serve(websocket, solver)
+            except WebSocketDisconnect as disconnect:
+                return disconnect
+        return None
 
 
 class APIRouter(Router):

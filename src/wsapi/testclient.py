@@ -27,7 +27,7 @@ from starlette import testclient as _starlette
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocketDisconnect
 
-from wsapi.exceptions import REFUSAL_KEY
+from wsapi.exceptions import DISCONNECT_KEY, REFUSAL_KEY
 
 WebSocketDenialResponse = _starlette.WebSocketDenialResponse
 
@@ -81,14 +81,41 @@ class _Frames:
 
 
 class WebSocketTestSession(_starlette.WebSocketTestSession):
+    """Starlette's session, which raises what the app raised when the session ends (or at once, for an exception
+    before the handshake); with `raise_server_exceptions=False` the test sees only how the app closed (1011)."""
+
     refused = False
 
-    def __init__(self, app: ASGIApp, scope: Scope, portal_factory: _starlette._PortalFactoryType) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        scope: Scope,
+        portal_factory: _starlette._PortalFactoryType,
+        *,
+        raise_server_exceptions: bool = True,
+    ) -> None:
         self._finished = threading.Event()
+        self._app_error: Exception | None = None
+        if raise_server_exceptions:
+            scope[DISCONNECT_KEY] = True
 
         async def run(scope: Scope, receive: Receive, send: Send) -> None:
+            closed = False
+
+            async def watched(message: Message) -> None:
+                nonlocal closed
+                closed = closed or message["type"] in ("websocket.close", "websocket.http.response.start")
+                await send(message)
+
             try:
-                await app(scope, receive, send)
+                await app(scope, receive, watched)
+            except Exception as exc:
+                if not closed:
+                    raise  # an app that did not close (not a wsapi one): Starlette's session raises it as it is
+                # Kept, not raised, so that Starlette's session keeps its streams open: the close frame the app
+                # sent on its way out is still there to be read. Raised when the session ends.
+                if raise_server_exceptions:
+                    self._app_error = exc
             finally:
                 self._finished.set()
 
@@ -100,7 +127,11 @@ class WebSocketTestSession(_starlette.WebSocketTestSession):
         if not self._finished.is_set():
             self.close(1000)
             self._finished.wait(CLOSE_GRACE)
-        return super().__exit__(*args)
+        result = super().__exit__(*args)
+        if self._app_error is not None:
+            error, self._app_error = self._app_error, None
+            raise error
+        return result
 
     def receive(self) -> Message:
         message = super().receive()
@@ -160,15 +191,25 @@ class TestClient(_starlette.TestClient):
 
     def websocket_connect(self, url: str, subprotocols: Any = None, **kwargs: Any) -> WebSocketTestSession:
         session = super().websocket_connect(url, subprotocols, **kwargs)
-        return WebSocketTestSession(session.app, session.scope, session.portal_factory)
+        raise_server_exceptions = getattr(self._transport, "raise_server_exceptions", True)
+        return WebSocketTestSession(
+            session.app, session.scope, session.portal_factory, raise_server_exceptions=raise_server_exceptions
+        )
 
 
 class AsyncWebSocketTestSession:
-    """A WebSocket connection to an app running in the test's own event loop; use it with `async with`."""
+    """A WebSocket connection to an app running in the test's own event loop; use it with `async with`.
 
-    def __init__(self, app: ASGIApp, scope: Scope) -> None:
+    What the app raised is raised when the session ends (or at once, for an exception before the handshake), unless
+    `raise_server_exceptions` is False.
+    """
+
+    def __init__(self, app: ASGIApp, scope: Scope, *, raise_server_exceptions: bool = True) -> None:
         self.app = app
         self.scope = scope
+        self.raise_server_exceptions = raise_server_exceptions
+        if raise_server_exceptions:
+            scope[DISCONNECT_KEY] = True
         self.accepted_subprotocol: str | None = None
         self._to_app, self._app_receives = anyio.create_memory_object_stream[Message](math.inf)
         self._app_sends, self._from_app = anyio.create_memory_object_stream[Message](math.inf)
@@ -212,7 +253,8 @@ class AsyncWebSocketTestSession:
         try:
             await self.app(self.scope, self._app_receives.receive, self._app_sends.send)
         except Exception as exc:  # raised from the session, like Starlette's client does
-            self._app_error = exc
+            if self.raise_server_exceptions:
+                self._app_error = exc
         finally:
             self._app_sends.close()
             self._finished.set()
@@ -295,10 +337,14 @@ class AsyncTestClient(httpx.AsyncClient):
 
     __test__ = False
 
-    def __init__(self, app: ASGIApp, base_url: str = "http://testserver", **kwargs: Any) -> None:
+    def __init__(
+        self, app: ASGIApp, base_url: str = "http://testserver", *, raise_server_exceptions: bool = True, **kwargs: Any
+    ) -> None:
         self.app = app
         self.app_state: dict[str, Any] = {}
-        super().__init__(transport=httpx.ASGITransport(app=self._with_state), base_url=base_url, **kwargs)
+        self.raise_server_exceptions = raise_server_exceptions
+        transport = httpx.ASGITransport(app=self._with_state, raise_app_exceptions=raise_server_exceptions)
+        super().__init__(transport=transport, base_url=base_url, **kwargs)
 
     async def _with_state(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.app({**scope, "state": self.app_state.copy()}, receive, send)
@@ -323,7 +369,7 @@ class AsyncTestClient(httpx.AsyncClient):
             "state": self.app_state.copy(),
             "extensions": {"websocket.http.response": {}},
         }
-        return AsyncWebSocketTestSession(self.app, scope)
+        return AsyncWebSocketTestSession(self.app, scope, raise_server_exceptions=self.raise_server_exceptions)
 
     async def __aenter__(self) -> Self:
         await super().__aenter__()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -142,18 +141,33 @@ def test_stopping_the_hub_closes_subscribed_websockets_with_1001(make_backend: M
         assert (closed.value.code, closed.value.reason) == (status.WS_1001_GOING_AWAY, "server shutting down")
 
 
-def test_the_dependency_without_a_hub_on_the_app_fails_clearly(caplog: pytest.LogCaptureFixture) -> None:
+def test_the_dependency_without_a_hub_on_the_app_fails_clearly() -> None:
     app = WsAPI()
 
     @app.websocket("/ws")
     async def endpoint(websocket: WebSocket, hub: ChannelsDep) -> None:
         await websocket.accept()
 
-    with TestClient(app) as client, caplog.at_level(logging.ERROR, "wsapi"):
-        with pytest.raises(WebSocketDisconnect) as closed, client.websocket_connect("/ws") as ws:
-            ws.receive_json()
-        assert closed.value.code == status.WS_1011_INTERNAL_ERROR
-    assert "this app has no channels hub: create it with WsAPI(channels=Channels(...))" in caplog.text
+    message = r"this app has no channels hub: create it with WsAPI\(channels=Channels\(...\)\)"
+    with TestClient(app) as client, pytest.raises(RuntimeError, match=message), client.websocket_connect("/ws"):
+        pass
+    quiet = TestClient(app, raise_server_exceptions=False)
+    with pytest.raises(WebSocketDisconnect) as closed, quiet.websocket_connect("/ws"):
+        pass
+    assert closed.value.code == status.WS_1011_INTERNAL_ERROR
+
+
+def test_a_test_client_without_with_says_to_start_the_hub() -> None:
+    app = WsAPI(channels=Channels())
+
+    @app.websocket("/ws")
+    async def endpoint(websocket: WebSocket, hub: ChannelsDep) -> None:
+        await websocket.accept()
+        await hub.publish("room", "hi")
+
+    not_running = r"hub is not running.*`with TestClient\(app\)`"
+    with pytest.raises(RuntimeError, match=not_running), TestClient(app).websocket_connect("/ws"):
+        pass
 
 
 def test_the_hub_runs_around_the_users_lifespan() -> None:

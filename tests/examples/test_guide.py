@@ -35,10 +35,12 @@ def test_tutorial001_serves_the_page_and_echoes() -> None:
     page = client.get("/")
     assert page.status_code == 200
     assert 'new WebSocket("ws://localhost:8000/ws")' in page.text
-    with client.websocket_connect("/ws") as ws:
+    # The endpoint receives until the client leaves: the disconnect escapes it, and the session raises it.
+    with pytest.raises(WebSocketDisconnect) as left, client.websocket_connect("/ws") as ws:
         for text in ("Hello", "World"):
             ws.send_text(text)
             assert ws.receive_text() == f"Message text was: {text}"
+    assert left.value.code == 1000
 
 
 TUTORIAL002 = ["tutorial002", "tutorial002_an"]  # the guide's 2020 version, and today's with Annotated
@@ -48,13 +50,13 @@ TUTORIAL002 = ["tutorial002", "tutorial002_an"]  # the guide's 2020 version, and
 def test_tutorial002_with_cookie_token_and_query(name: str) -> None:
     client = TestClient(load(name).app)
     assert "Item ID" in client.get("/").text
-    with client.websocket_connect("/items/foo/ws?token=some-token&q=3") as ws:
+    with pytest.raises(WebSocketDisconnect), client.websocket_connect("/items/foo/ws?token=some-token&q=3") as ws:
         ws.send_text("Hi")
         assert ws.receive_text() == "Session cookie or query token value is: some-token"
         assert ws.receive_text() == "Query parameter q is: 3"
         assert ws.receive_text() == "Message text was: Hi, for item ID: foo"
     client.cookies.set("session", "fakesession")
-    with client.websocket_connect("/items/bar/ws") as ws:
+    with pytest.raises(WebSocketDisconnect), client.websocket_connect("/items/bar/ws") as ws:
         ws.send_text("Hi")
         assert ws.receive_text() == "Session cookie or query token value is: fakesession"
         assert ws.receive_text() == "Message text was: Hi, for item ID: bar"
