@@ -64,6 +64,7 @@ def test_each_encoding_decodes_its_frames(client: TestClient) -> None:
         ("/bytes", lambda ws: ws.send_text("x"), "Expected a binary frame, got a text frame"),
         ("/json", lambda ws: ws.send_text("{nope"), "Malformed JSON"),
         ("/json", lambda ws: ws.send_bytes(b"\xff\xfe"), "Malformed JSON"),
+        ("/json", lambda ws: ws.send_text("[" * 100_000), "Malformed JSON"),  # too deep: never a 1011
     ],
 )
 def test_wrong_frame_type_or_bad_json_closes_with_1003(client: TestClient, path: str, send: Any, reason: str) -> None:

@@ -213,3 +213,22 @@ def test_every_limit_can_be_turned_off() -> None:
         for session in sessions:
             session.send_text("bye")
             session.__exit__(None, None, None)
+
+
+def test_a_per_user_cap_reached_after_accept_closes_with_1008() -> None:
+    app = WsAPI(limits=Limits(max_connections_per_user=1))
+
+    @app.websocket("/ws")
+    async def ws(websocket: WebSocket, name: str) -> None:
+        await websocket.accept()
+        identify(websocket, name)  # e.g. after a first-message token
+        await websocket.send_text(name)
+        await websocket.receive_text()
+
+    client = TestClient(app)
+    with client.websocket_connect("/ws?name=ada") as first:
+        assert first.receive_text() == "ada"
+        with client.websocket_connect("/ws?name=ada") as second, pytest.raises(WebSocketDisconnect) as closed:
+            second.receive_text()
+        assert (closed.value.code, closed.value.reason) == (1008, "Too many connections for this user")
+        first.send_text("bye")

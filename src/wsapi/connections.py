@@ -85,17 +85,23 @@ class Connection:
         self.max_message_size = max_message_size
 
     async def close(self, code: int, reason: str) -> None:
-        """Close from the server's side; the endpoint's later sends end it as the client leaving would."""
+        """Close from the server's side; the endpoint's later sends end it as the client leaving would.
+
+        The close goes out through whatever sends for the WebSocket now: under a channels subscription, its queue,
+        behind the frames already in it.
+        """
         if self.closed is not None:
             return
         self.closed = (code, reason)
         if self.expiry is not None:
             self.expiry.cancel()
+        send = self._send
         websocket = self.websocket
         if websocket is not None:
+            send = websocket._send
             websocket._send = _gone  # Starlette turns an OSError from the transport into WebSocketDisconnect
         try:
-            await self._send({"type": "websocket.close", "code": code, "reason": reason})
+            await send({"type": "websocket.close", "code": code, "reason": reason})
         except Exception:  # the client is gone already
             logger.debug("could not send close %d", code, exc_info=True)
 

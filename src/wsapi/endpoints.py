@@ -12,6 +12,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from wsapi import status
 from wsapi.connections import CONNECTION_KEY
 from wsapi.exceptions import refuse
+from wsapi.websockets import parse_json
 
 __all__ = ["HTTPEndpoint", "WebSocketEndpoint"]
 
@@ -73,7 +74,7 @@ class WebSocketEndpoint(_starlette.WebSocketEndpoint):
             return data
         if self.encoding == "json":
             try:
-                return json.loads(text if text is not None else data or b"")
-            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                return parse_json(text if text is not None else data or b"")
+            except json.JSONDecodeError as exc:  # nesting too deep included
                 raise UnsupportedFrame("Malformed JSON") from exc
         return text if text is not None else data
