@@ -156,6 +156,43 @@ async def test_readiness_follows_the_backend(serve: Serve, redis_server: RedisSe
     assert value(samples, "wsapi_channels_backend_errors_total", operation="publish") == 1
 
 
+async def test_workers_start_without_redis_and_become_ready_when_it_comes(
+    tmp_path: Path, redis_server: RedisServer
+) -> None:
+    """`uvicorn --workers 2` started during a Redis outage serves 503 on /health (a worker that refused to start would
+    make uvicorn stop them all), then 200 once Redis is up, and a publish goes through."""
+    redis_server.kill()
+    metrics_dir = tmp_path / "metrics"
+    metrics_dir.mkdir()
+    env = {
+        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+        "CHANNELS_APP_METRICS": "1",
+        "CHANNELS_APP_REDIS_URL": redis_server.url,
+    }
+    with uvicorn_server("channels_app:app", app_dir=HERE, extra_args=("--workers", str(WORKERS)), env=env) as port:
+        async with httpx2.AsyncClient() as http:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    response = await http.get(f"http://127.0.0.1:{port}/health", timeout=10)
+                    break
+                except httpx2.TransportError:  # the workers are still starting
+                    assert time.monotonic() < deadline, "no worker answered within 30 s"
+                    await asyncio.sleep(0.2)
+            assert response.status_code == 503
+            assert response.json()["channels"] == "down"
+            redis_server.start()
+            deadline = time.monotonic() + 30
+            ready = 0
+            while ready < 2 * WORKERS:  # consecutive 200s: every worker has most likely reconnected
+                response = await http.get(f"http://127.0.0.1:{port}/health", timeout=10)
+                ready = ready + 1 if response.status_code == 200 else 0
+                assert time.monotonic() < deadline, "not ready 30 s after Redis came up"
+                await asyncio.sleep(0.1)
+            published = await http.post(f"http://127.0.0.1:{port}/publish/room", json="after the outage", timeout=10)
+            assert published.status_code == 200
+
+
 def _kernel_buffer_bytes() -> int:
     _, _, send_max = Path("/proc/sys/net/ipv4/tcp_wmem").read_text().split()
     _, receive_default, _ = Path("/proc/sys/net/ipv4/tcp_rmem").read_text().split()

@@ -36,10 +36,31 @@ async def test_publish_raises_a_clear_error_when_redis_is_down(redis_server: Red
                 pass
 
 
-async def test_starting_without_redis_fails_clearly(redis_server: RedisServer) -> None:
+async def test_a_hub_started_without_redis_connects_when_redis_comes(redis_server: RedisServer) -> None:
+    """The process starts (a worker restarted during an outage must not fail), is not ready, refuses work clearly,
+    and serves channels once Redis is up, by itself."""
     redis_server.kill()
-    with pytest.raises(ChannelsUnavailable, match="unreachable: connecting failed"):
-        await Channels(RedisBackend(redis_server.url)).start()
+    started = time.monotonic()
+    async with Channels(RedisBackend(redis_server.url, timeout=1.0)) as hub:
+        assert time.monotonic() - started < 1.0 + 2
+        with pytest.raises(ChannelsUnavailable, match="the live connection is down"):
+            await hub.check()
+        with pytest.raises(ChannelsUnavailable, match=r"unreachable: publish to 'news'"):
+            await hub.publish("news", "nobody can have this")
+        redis_server.start()
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                await hub.check()
+                break
+            except ChannelsUnavailable:
+                assert time.monotonic() < deadline, "not ready 15 s after Redis came up"
+                await asyncio.sleep(0.1)
+        async with hub.listen("news") as frames:
+            assert (await next_frame(frames))["type"] == "subscribed"
+            await hub.publish("news", "first")
+            frame = await next_frame(frames)
+            assert (frame["type"], frame["offset"], frame["data"]) == ("message", 1, "first")
 
 
 async def test_frames_are_the_same_text_on_both_backends(redis_server: RedisServer) -> None:

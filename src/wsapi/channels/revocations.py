@@ -33,19 +33,23 @@ class Revocations:
         self.hub = hub
         self.connections = connections
         self.position: Position | None = None  # the last order carried out: a restart resumes after it
-        self.listening = asyncio.Event()
+        self.first_attempt = asyncio.Event()
 
     async def start(self) -> None:
-        """Listen in the background; returns once orders published from now on will be carried out."""
+        """Listen in the background; returns once orders published from now on will be carried out, or once the
+        first attempt failed (the backend is down: the app starts anyway, and the supervisor keeps trying)."""
         self.hub.supervisor.keep_running("disconnect orders", self._listen)
-        await self.listening.wait()
+        await self.first_attempt.wait()
 
     async def _listen(self) -> None:
-        async with self.hub.listen(CHANNEL, since=self.position, queue_size=QUEUE_SIZE) as frames:
-            self.listening.set()
-            async for frame in frames:
-                if frame["type"] != "message":
-                    continue
-                self.position = Position(frame["epoch"], frame["offset"])
-                data = frame["data"]
-                await self.connections.disconnect_user(data["user"], data["code"], data["reason"])
+        try:
+            async with self.hub.listen(CHANNEL, since=self.position, queue_size=QUEUE_SIZE) as frames:
+                self.first_attempt.set()
+                async for frame in frames:
+                    if frame["type"] != "message":
+                        continue
+                    self.position = Position(frame["epoch"], frame["offset"])
+                    data = frame["data"]
+                    await self.connections.disconnect_user(data["user"], data["code"], data["reason"])
+        finally:
+            self.first_attempt.set()

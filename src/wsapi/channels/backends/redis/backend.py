@@ -10,6 +10,7 @@ events within one more period. A removal that fails (Redis unreachable) is retri
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 from collections.abc import Iterable
@@ -92,18 +93,22 @@ class RedisBackend(Backend):
         self._receiver = receiver
         self._node = node
         self._supervisor = supervisor
-        await self._commands.call("connecting", lambda _: self._commands.sync_clock())
+        # Without Redis the process starts anyway, connecting in the background (readiness says "down" meanwhile):
+        # under `uvicorn --workers N`, a worker restarted during an outage that refused to start would make uvicorn
+        # stop every worker.
+        try:
+            await self._commands.call("connecting", lambda _: self._commands.sync_clock())
+        except ChannelsUnavailable as exc:
+            logger.warning("%s; starting without it, connecting in the background", exc)
         self._live = live = self._live_connection(receiver)
         self._tasks = [
             supervisor.keep_running("Redis live connection", live.run),
             supervisor.keep_running("Redis presence heartbeat", self._heartbeat),
             supervisor.keep_running("Redis presence reaper", self._reaper),
         ]
-        try:
-            await asyncio.wait_for(asyncio.shield(live.connected), 2 * self.timeout)
-        except TimeoutError as exc:
-            await self.stop()
-            raise self._commands.unavailable("connecting", exc) from exc
+        if self._commands.healthy:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(live.connected), 2 * self.timeout)
 
     def _live_connection(self, receiver: Receiver) -> LiveConnection | ShardedLiveConnection:
         assert isinstance(self._live_redis, Redis)
