@@ -128,6 +128,8 @@ def test_a_server_restart_with_the_page_open_reconnects_and_resumes(browser: Bro
         say(page, "after the restart")
         expect(page.locator("#messages li").last).to_contain_text("after the restart")
         expect(page.locator("#members li")).to_have_text(["ada"])
+        # Her own connection was replaced by a new one: she neither left nor joined.
+        expect(page.locator("#messages li.event", has_text="ada")).to_have_count(0)
     finally:
         server.kill()
 
