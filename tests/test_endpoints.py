@@ -96,3 +96,25 @@ def test_client_close_code_reaches_on_disconnect(client: TestClient) -> None:
     with client.websocket_connect("/text") as ws:
         ws.close(4000)
     assert disconnects == [4000]
+
+
+def test_a_handler_exception_goes_to_the_apps_exception_handler_first() -> None:
+    class Refused(Exception):
+        pass
+
+    class Picky(WebSocketEndpoint):
+        encoding = "text"
+
+        async def on_receive(self, websocket: WebSocket, data: str) -> None:
+            raise Refused(data)
+
+    async def close_politely(websocket: WebSocket, exc: Exception) -> None:
+        await websocket.close(4000, f"refused {exc}")
+
+    app = FastAPI(exception_handlers={Refused: close_politely})
+    app.add_api_websocket_route("/picky", Picky)
+    with TestClient(app).websocket_connect("/picky") as ws:
+        ws.send_text("this")
+        with pytest.raises(WebSocketDisconnect) as closed:
+            ws.receive_text()
+    assert (closed.value.code, closed.value.reason) == (4000, "refused this")

@@ -271,3 +271,20 @@ def test_validation_errors_made_by_hand_show_what_context_they_have() -> None:
     )
     only_path = ResponseValidationError(errors[:1], body={"x": 1}, endpoint_ctx={"path": "GET /items"})
     assert str(only_path).endswith("\n  Endpoint: GET /items") and only_path.body == {"x": 1}
+
+
+def test_a_response_validation_error_names_the_endpoint_of_a_mounted_app() -> None:
+    from wsapi.exceptions import ResponseValidationError
+
+    sub = FastAPI()
+
+    @sub.get("/items/{item_id}", response_model=Item)
+    async def broken_item(item_id: int) -> dict[str, str]:
+        return {"name": "no price"}
+
+    app = FastAPI()
+    app.mount("/shop", sub)
+    with pytest.raises(ResponseValidationError) as raised:
+        TestClient(app).get("/shop/items/1")
+    line = broken_item.__code__.co_firstlineno
+    assert f'File "{__file__}", line {line}, in broken_item\n    GET /shop/items/{{item_id}}' in str(raised.value)

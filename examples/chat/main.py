@@ -57,7 +57,8 @@ def rooms_only(websocket: WebSocket, channel: str) -> bool:
 app = WsAPI(
     title="wsapi chat",
     description="Rooms with presence, history on join and resume after reconnect.",
-    channels=Channels(backend(), queue_size=512, authorize=rooms_only),
+    # History (500) holds twice the queue: a client closed as slow resumes without loss.
+    channels=Channels(backend(), queue_size=250, authorize=rooms_only),
     limits=Limits(max_connections_per_ip=20, handshakes_per_ip=RateLimit(2, burst=20)),
 )
 

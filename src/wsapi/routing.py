@@ -28,6 +28,7 @@ from wsapi.encoders import IncEx, jsonable_encoder
 from wsapi.exceptions import (
     EndpointContext,
     RequestValidationError,
+    ResponseValidationError,
     WebSocketRequestValidationError,
     endpoint_context,
     handle_websocket_error,
@@ -201,7 +202,11 @@ class APIRoute(Route):
             if isinstance(result, Response):
                 response = result
             else:
-                response = await self._response(result, solver.response)
+                try:
+                    response = await self._response(result, solver.response)
+                except ResponseValidationError as exc:
+                    exc.endpoint_ctx = self.endpoint_context(request)
+                    raise
             if solver.background is not None and response.background is None:
                 response.background = solver.background
             await response(scope, request.receive, send)
@@ -300,6 +305,7 @@ class APIWebSocketRoute(WebSocketRoute):
         self.dependant: Dependant | None = None
         self.dispatcher: Dispatcher | None = None
         if inspect.isclass(endpoint):
+            self.app = _handling_errors(self.app)
             return
         path_param_names = frozenset(self.param_convertors)
         if isinstance(endpoint, MessageRouter):
@@ -617,6 +623,21 @@ class APIRouter(Router):
 
     def mount(self, path: str, app: ASGIApp, name: str | None = None) -> None:
         self.routes.append(Mount(self.prefix + path, app=app, name=name))
+
+
+def _handling_errors(app: ASGIApp) -> ASGIApp:
+    """A class endpoint whose exceptions go to the app's exception handlers first, as a function endpoint's do."""
+
+    async def handled(scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await app(scope, receive, send)
+        except Exception as exc:
+            connection: Connection | None = scope.get(CONNECTION_KEY)
+            websocket = connection.websocket if connection is not None else None
+            if not await handle_websocket_error(websocket or WebSocket(scope, receive, send), exc):
+                raise
+
+    return handled
 
 
 def _moved(route: BaseRoute, prefix: str) -> BaseRoute:

@@ -14,6 +14,7 @@ from typing import Any
 from wsapi import Body, WebSocket, WsAPI, identify
 from wsapi.channels import Backend, Channels, ChannelsDep, MemoryBackend, Position, RedisBackend
 from wsapi.health import serve_health
+from wsapi.limits import DEFAULT_LIMITS, Limits
 from wsapi.metrics import serve_metrics
 from wsapi.server_api import serve_api
 
@@ -22,8 +23,11 @@ def refuse_private(websocket: WebSocket, channel: str) -> bool:
     return not channel.startswith("private")
 
 
-def create_app(backend: Backend, queue_size: int = 256) -> WsAPI:
-    app = WsAPI(channels=Channels(backend, queue_size=queue_size, authorize=refuse_private))
+def create_app(
+    backend: Backend, queue_size: int = 100, send_timeout: float = 15.0, limits: Limits = DEFAULT_LIMITS
+) -> WsAPI:
+    hub = Channels(backend, queue_size=queue_size, send_timeout=send_timeout, authorize=refuse_private)
+    app = WsAPI(channels=hub, limits=limits)
 
     @app.websocket("/ws/{channel}")
     async def subscribe(
@@ -46,6 +50,16 @@ def create_app(backend: Backend, queue_size: int = 256) -> WsAPI:
                 else:
                     await subscription.unsubscribe(text[1:])
                 await websocket.send_json({"type": "ack", "command": text})
+
+    @app.websocket("/ordered/{channel}")
+    async def ordered(websocket: WebSocket, channel: str, hub: ChannelsDep) -> None:
+        """Per text received: a frame of its own, a publish, another frame of its own."""
+        await websocket.accept()
+        async with hub.subscribe(websocket, channel):
+            async for text in websocket.iter_text():
+                await websocket.send_text(f"before {text}")
+                await hub.publish(channel, text)
+                await websocket.send_json({"after": text})
 
     @app.websocket("/relay/{channel}")
     async def relay(websocket: WebSocket, channel: str, hub: ChannelsDep) -> None:
@@ -92,14 +106,18 @@ def create_app(backend: Backend, queue_size: int = 256) -> WsAPI:
 
 def _from_environment() -> WsAPI:
     url = os.environ.get("CHANNELS_APP_REDIS_URL")
-    history_size = int(os.environ.get("CHANNELS_APP_HISTORY_SIZE", "100"))
+    history_size = int(os.environ.get("CHANNELS_APP_HISTORY_SIZE", "200"))
     backend: Backend
     if url:
         ttl = float(os.environ.get("CHANNELS_APP_PRESENCE_TTL", "10"))
         backend = RedisBackend(url, history_size=history_size, presence_ttl=ttl)
     else:
         backend = MemoryBackend(history_size=history_size)
-    app = create_app(backend, queue_size=int(os.environ.get("CHANNELS_APP_QUEUE_SIZE", "256")))
+    queue_size = int(os.environ.get("CHANNELS_APP_QUEUE_SIZE", "100"))
+    send_timeout = float(os.environ.get("CHANNELS_APP_SEND_TIMEOUT", "15"))
+    # Floods are what some tests are about: without the per-connection rates, which would pace them.
+    limits = Limits(messages=None, publishes=None) if os.environ.get("CHANNELS_APP_UNLIMITED") else DEFAULT_LIMITS
+    app = create_app(backend, queue_size, send_timeout, limits)
     if os.environ.get("CHANNELS_APP_METRICS"):
         serve_metrics(app)
         serve_health(app)

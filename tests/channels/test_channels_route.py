@@ -7,8 +7,9 @@ from typing import Annotated, Any
 
 import pytest
 
-from wsapi import Depends, WebSocket, WebSocketDisconnect, WsAPI
+from wsapi import Depends, Limits, RateLimit, WebSocket, WebSocketDisconnect, WsAPI
 from wsapi.channels import Channels, ChannelsRouter, ChannelSubscription
+from wsapi.limits import DEFAULT_LIMITS
 from wsapi.security import APIKeyQuery
 from wsapi.testclient import TestClient, WebSocketTestSession
 
@@ -23,8 +24,8 @@ def only_public(websocket: WebSocket, channel: str) -> bool:
     return channel.startswith("public")
 
 
-def make_app(router: ChannelsRouter, **hub: Any) -> WsAPI:
-    app = WsAPI(channels=Channels(**hub))
+def make_app(router: ChannelsRouter, limits: Limits = DEFAULT_LIMITS, **hub: Any) -> WsAPI:
+    app = WsAPI(channels=Channels(**hub), limits=limits)
     app.add_api_websocket_route("/channels", router, dependencies=[Depends(token)])
     return app
 
@@ -123,3 +124,16 @@ def test_the_app_adds_its_own_messages_and_reads_the_subscription() -> None:
         assert ada.request("mine")["data"] == ["a", "b"]
     with pytest.raises(TypeError, match="its own connect hook"):
         router.on_connect(mine)
+
+
+def test_the_apps_limits_apply_to_the_route() -> None:
+    router = ChannelsRouter(publish=True, rate_limits={"subscribe": RateLimit(0.1, burst=2)})
+    app = make_app(router, Limits(publishes=RateLimit(0.1, burst=3)))
+    with TestClient(app) as client, client.websocket_connect("/channels?token=ada") as ada:
+        answers = [ada.request("publish", {"channel": "c", "data": n})["type"] for n in range(4)]
+        assert answers == ["publish.reply"] * 3 + ["error"]
+        refused = [ada.request("subscribe", {"channel": f"c{n}"}) for n in range(3)]
+        assert [r["type"] for r in refused] == ["subscribe.reply", "subscribe.reply", "error"]
+        assert refused[2]["data"]["code"] == "rate_limited"
+    with pytest.raises(ValueError, match="own types"):
+        ChannelsRouter(rate_limits={"publish": RateLimit(1, burst=1)})  # publish is not enabled

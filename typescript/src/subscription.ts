@@ -102,8 +102,9 @@ export class Subscription<T = unknown> {
     if (this.state === "unsubscribed") return;
     this.state = "subscribed";
     const now = new Map(members.map((member) => [member.id, member]));
-    for (const [id, member] of [...this.members]) if (!now.has(id)) this.removeMember(member);
+    // Arrivals before departures: a person whose connection was replaced (a reconnect) is present throughout.
     for (const member of now.values()) this.addMember(member);
+    for (const [id, member] of [...this.members]) if (!now.has(id)) this.removeMember(member);
     const held = this.heldPresence ?? [];
     this.heldPresence = null;
     for (const frame of held) this.frame(frame);

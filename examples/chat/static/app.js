@@ -64,12 +64,14 @@ async function join(name) {
           render();
         }
       },
+      // Presence is per connection: a person is announced when their first connection joins and their last one
+      // leaves (a reconnect, which swaps a connection for a new one, or a second tab says nothing).
       join(member) {
-        if (room.ready) room.messages.push({ event: `${member.info.name} joined` });
+        if (room.ready && present(room, member.info.name) === 1) room.messages.push({ event: `${member.info.name} joined` });
         render();
       },
       leave(member) {
-        room.messages.push({ event: `${member.info.name} left` });
+        if (present(room, member.info.name) === 0) room.messages.push({ event: `${member.info.name} left` });
         render();
       },
     },
@@ -84,6 +86,10 @@ async function join(name) {
   room.ready = true;
   joined.set(name, room);
   select(name);
+}
+
+function present(room, name) {
+  return [...room.subscription.members.values()].filter((member) => member.info.name === name).length;
 }
 
 function leave(name) {

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from wsapi.channels.backends import Backend, MemoryBackend
 from wsapi.channels.errors import (
     CLOSE_REFUSED,
+    CLOSE_SEND_TIMEOUT,
     CLOSE_SHUTDOWN,
     CLOSE_SLOW_CONSUMER,
     CLOSE_UNAVAILABLE,
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CLOSE_REFUSED",
+    "CLOSE_SEND_TIMEOUT",
     "CLOSE_SHUTDOWN",
     "CLOSE_SLOW_CONSUMER",
     "CLOSE_UNAVAILABLE",

@@ -9,6 +9,8 @@ Close codes (RFC 6455 section 7.4.1 and the IANA registry):
   subscription could not be made because the backend (Redis) is unreachable (reason `channels unavailable: ...`).
   The client should reconnect after a pause with its last position and resume.
 - 1001 going away: the hub is shutting down; queued frames were sent first.
+- 1006 (never sent: reported to the handler, and seen by the client as the connection dropping without a close
+  frame): a frame was not sent within the hub's `send_timeout`, so the connection was aborted at the transport.
 """
 
 from __future__ import annotations
@@ -21,9 +23,11 @@ CLOSE_REFUSED = status.WS_1008_POLICY_VIOLATION
 CLOSE_SLOW_CONSUMER = status.WS_1013_TRY_AGAIN_LATER
 CLOSE_SHUTDOWN = status.WS_1001_GOING_AWAY
 CLOSE_UNAVAILABLE = status.WS_1013_TRY_AGAIN_LATER
+CLOSE_SEND_TIMEOUT = 1006  # abnormal closure: what both ends see when the connection is aborted
 
 __all__ = [
     "CLOSE_REFUSED",
+    "CLOSE_SEND_TIMEOUT",
     "CLOSE_SHUTDOWN",
     "CLOSE_SLOW_CONSUMER",
     "CLOSE_UNAVAILABLE",

@@ -47,6 +47,10 @@ Verdict = bool | Awaitable[bool]
 Authorize = Callable[[WebSocket, str], Verdict] | Callable[[WebSocket, str, Action], Verdict]
 
 SHUTDOWN_GRACE = 2.0  # seconds the writers get to send what is queued when the hub stops
+DEFAULT_QUEUE_SIZE = 100  # frames; the backends keep 200 messages of history, so a client closed as slow resumes
+DEFAULT_QUEUE_BYTES = 1024 * 1024
+DEFAULT_SEND_TIMEOUT = 15.0
+DEFAULT_MAX_SUBSCRIPTIONS = 128  # per connection, as Centrifugo's default
 
 
 class _CatchUp:
@@ -102,20 +106,30 @@ class Channels:
     """The channels hub. Configure it on the app, `WsAPI(channels=Channels(...))`; it starts and stops with the
     app's lifespan, and handlers reach it with `hub: ChannelsDep` (or `Depends(get_channels)`).
 
-    `queue_size` (frames) and `on_full` ("close" or "drop_oldest") are the defaults for every subscriber.
-    `authorize(websocket, channel)` (sync or async) decides whether a WebSocket may subscribe to a channel, and
-    publish to it through the standard channels route (`ChannelsRouter(publish=True)`); a hook with a third
-    parameter, `action` ("subscribe" or "publish"), can answer the two differently.
+    `queue_size` (frames), `queue_bytes` (characters of text, bytes of binary frames) and `on_full` ("close" or
+    "drop_oldest") are the defaults for every subscriber's queue. `send_timeout` (seconds) is the longest a frame may
+    take to reach a client's socket before the connection is aborted. `max_subscriptions` caps the channels one
+    connection may be in. `authorize(websocket, channel)` (sync or async) decides whether a WebSocket may subscribe
+    to a channel, and publish to it through the standard channels route (`ChannelsRouter(publish=True)`); a hook
+    with a third parameter, `action` ("subscribe" or "publish"), can answer the two differently.
     """
 
     def __init__(
         self,
         backend: Backend | None = None,
         *,
-        queue_size: int = 256,
+        queue_size: int = DEFAULT_QUEUE_SIZE,
+        queue_bytes: int = DEFAULT_QUEUE_BYTES,
         on_full: OnFull = "close",
+        send_timeout: float = DEFAULT_SEND_TIMEOUT,
+        max_subscriptions: int = DEFAULT_MAX_SUBSCRIPTIONS,
         authorize: Authorize | None = None,
     ) -> None:
+        if send_timeout <= 0 or max_subscriptions < 1 or queue_bytes < 1 or queue_size < 1:
+            raise ValueError("send_timeout must be positive; queue_size, queue_bytes, max_subscriptions at least 1")
+        self.queue_bytes = queue_bytes
+        self.send_timeout = send_timeout
+        self.max_subscriptions = max_subscriptions
         self.backend = backend if backend is not None else MemoryBackend()
         self.queue_size = queue_size
         self.on_full: OnFull = on_full
@@ -136,6 +150,7 @@ class Channels:
     async def start(self) -> None:
         await self.backend.start(self, self.node, self.supervisor)
         self.running = True
+        self.supervisor.keep_running("send watchdog", self._watch_sends)
         if self.connections is not None:
             await Revocations(self, self.connections).start()
 
@@ -190,6 +205,9 @@ class Channels:
             self.metrics.backend_failed("publish")
             raise
         self.metrics.published()
+        # Let the writers run before the caller publishes again: a handler serving a burst of requests from one
+        # read would otherwise fill every member's queue before any writer sent a frame.
+        await asyncio.sleep(0)
         return position
 
     async def disconnect_user(
@@ -215,6 +233,7 @@ class Channels:
         since: Position | Mapping[str, Position | None] | None = None,
         presence: Any = None,
         queue_size: int | None = None,
+        queue_bytes: int | None = None,
         on_full: OnFull | None = None,
     ) -> Subscription:
         """Subscribe an accepted WebSocket: `async with hub.subscribe(websocket, "chat", since=...) as sub:`."""
@@ -226,6 +245,7 @@ class Channels:
             on_full or self.on_full,
             initial_channels(channels, since),
             presence,
+            queue_bytes,
         )
 
     def listen(
@@ -234,12 +254,13 @@ class Channels:
         *,
         since: Position | None = None,
         queue_size: int | None = None,
+        queue_bytes: int | None = None,
         on_full: OnFull | None = None,
     ) -> Listener:
         """Iterate a channel's frames in the app: `async with hub.listen("chat") as frames: async for f in frames:`."""
         self._check_running()
         size = self.queue_size if queue_size is None else queue_size
-        return Listener(self, channel, since, size, on_full or self.on_full)
+        return Listener(self, channel, since, size, on_full or self.on_full, queue_bytes)
 
     async def position(self, channel: str) -> Position:
         """The channel's current position: its epoch and the offset of its last message (0 before the first)."""
@@ -512,11 +533,25 @@ class Channels:
 
     async def enter(self, channel: str, member: Member) -> None:
         await self.backend.add_member(channel, member)
+        await asyncio.sleep(0)  # as in publish(): let the writers send the event
 
     async def exit(self, channel: str, member: Member) -> None:
         if not self.running:
             return  # the backend has stopped; a Redis node's members are removed when it stops
         await self.backend.remove_member(channel, member)
+        await asyncio.sleep(0)
+
+    async def _watch_sends(self) -> None:
+        """Abort every connection whose writer has been stuck on one frame for `send_timeout` (a client that stopped
+        reading: its TCP window is zero, so neither frames nor a close can reach it)."""
+        loop = asyncio.get_running_loop()
+        interval = min(1.0, self.send_timeout / 4)
+        while True:
+            await asyncio.sleep(interval)
+            now = loop.time()
+            for subscriber in list(self._subscribers):
+                if subscriber.stalled(now, self.send_timeout):
+                    subscriber.abort(f"no frame sent for {self.send_timeout} s")
 
     def spawn(self, name: str, coroutine: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
         """Run `coroutine` in the background, owned by the hub (cancelled when it stops; errors logged, counted)."""

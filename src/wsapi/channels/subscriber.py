@@ -1,28 +1,33 @@
 """Per-connection bounded send queues, each drained by its own writer: a slow client never holds up the rest.
 
-A subscriber's queue holds ASGI send events, shared between every connection they go to. When it is full, the
-policy decides: "close" (the default) ends the subscriber (a WebSocket is closed with 1013, a `Listener` raises
-`SlowConsumer`), so nothing is lost silently; "drop_oldest" drops the oldest queued frame, which the client sees as
-a gap in the offsets and can fill by resuming from history.
+A subscriber's queue holds ASGI send events, shared between every connection they go to. It is bounded in frames
+and in bytes (characters of text frames). When it is full, the policy decides: "close" (the default) ends the
+subscriber (a WebSocket is closed with 1013, a `Listener` raises `SlowConsumer`), so nothing is lost silently;
+"drop_oldest" drops the oldest queued frame, which the client sees as a gap in the offsets and can fill by resuming
+from history.
+
+A subscribed WebSocket has one sender: while subscribed, the handler's own sends (`send_text`, `send_json`, typed
+replies and error frames, `close`) go through the same queue and writer as the channel frames, in the order they were
+produced. They are never dropped: when the queue is full, the handler's send waits for room.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import time
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Self
 
 from anyio import BrokenResourceError, ClosedResourceError
-from starlette.types import Message
-from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketDisconnected
+from starlette.types import Message, Send
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketDisconnected, WebSocketState
 
 from wsapi.channels.errors import (
+    CLOSE_SEND_TIMEOUT,
     CLOSE_SHUTDOWN,
     CLOSE_SLOW_CONSUMER,
     CLOSE_UNAVAILABLE,
@@ -48,6 +53,8 @@ class Subscriber:
     """A bounded queue of outgoing frames, fed by the hub for every channel the subscriber is in."""
 
     __slots__ = (
+        "_byte_limit",
+        "_bytes",
         "_hub",
         "_limit",
         "_probe",
@@ -57,12 +64,13 @@ class Subscriber:
         "closed",
         "dropped",
         "id",
+        "max_bytes",
         "maxsize",
         "on_full",
     )
     route = ""  # what metrics count its subscriptions under
 
-    def __init__(self, hub: Channels, maxsize: int, on_full: OnFull) -> None:
+    def __init__(self, hub: Channels, maxsize: int, on_full: OnFull, max_bytes: int | None = None) -> None:
         if maxsize < 1:
             raise ValueError("queue_size must be at least 1")
         if on_full not in ("close", "drop_oldest"):
@@ -70,12 +78,17 @@ class Subscriber:
         self._hub = hub
         self.id = hub.new_id()
         self.maxsize = maxsize
+        self.max_bytes = hub.queue_bytes if max_bytes is None else max_bytes
+        if self.max_bytes < 1:
+            raise ValueError("queue_bytes must be at least 1")
         self.on_full = on_full
         self.channels: set[str] = set()
         self.closed = False
         self.dropped = 0
         self._queue: deque[Message] = deque()
+        self._bytes = 0  # characters (text) or bytes (binary) queued
         self._limit = maxsize
+        self._byte_limit = self.max_bytes
         self._waiter: asyncio.Future[None] | None = None
         self._probe: tuple[Message, float] | None = None
 
@@ -90,18 +103,21 @@ class Subscriber:
             self._hub.metrics.delivery_latency(time.perf_counter() - probe[1])
 
     def push(self, message: Message) -> None:
-        """Queue one frame; called by the hub's fan-out, so it never waits."""
+        """Queue one channel frame; called by the hub's fan-out, so it never waits."""
         if self.closed:
             return
         queue = self._queue
-        if len(queue) >= self._limit:
+        size = len(message["text"])
+        if len(queue) >= self._limit or self._bytes + size > self._byte_limit:
             if self.on_full == "close":
                 self._overflow()
                 return
-            queue.popleft()
-            self.dropped += 1
-            self._hub.metrics.dropped()
+            while queue and (len(queue) >= self._limit or self._bytes + size > self._byte_limit):
+                self._bytes -= _size(queue.popleft())
+                self.dropped += 1
+                self._hub.metrics.dropped()
         queue.append(message)
+        self._bytes += size
         # `_wake()` inlined: this runs once per subscriber per publish, the fan-out's innermost loop.
         waiter = self._waiter
         if waiter is not None:
@@ -110,11 +126,15 @@ class Subscriber:
                 waiter.set_result(None)
 
     def push_backlog(self, messages: list[Message]) -> None:
-        """Queue a replay in full: the size limit bounds live delivery, and applies again once the replay is sent."""
+        """Queue a replay in full, counted in the queue's frames and bytes: the limits grow by the replay's size
+        (at most the channel's history) until the queue has been emptied once, then apply as before."""
         if self.closed:
             return
+        size = sum(_size(message) for message in messages)
         self._queue.extend(messages)
+        self._bytes += size
         self._limit = max(self._limit, len(self._queue) + self.maxsize)
+        self._byte_limit = max(self._byte_limit, self._bytes + self.max_bytes)
         self._wake()
 
     def _wake(self) -> None:
@@ -125,7 +145,8 @@ class Subscriber:
                 waiter.set_result(None)
 
     async def _wait(self) -> None:
-        self._limit = self.maxsize  # the queue is empty: any replay allowance is used up
+        # The queue is empty: any replay allowance is used up.
+        self._limit, self._byte_limit, self._bytes = self.maxsize, self.max_bytes, 0
         waiter = self._waiter = asyncio.get_running_loop().create_future()
         await waiter
 
@@ -136,15 +157,61 @@ class Subscriber:
         """The hub is stopping: send what is queued, then end; the task to wait for, if any."""
         raise NotImplementedError
 
+    def stalled(self, now: float, limit: float) -> bool:
+        """Whether a frame has been on its way to the client for `limit` seconds (checked by the hub's watchdog)."""
+        return False
+
+    def abort(self, reason: str) -> None:
+        """End the subscriber at once, without waiting for the client."""
+
+
+def _size(message: Message) -> int:
+    return len(message.get("text") or message.get("bytes") or "")
+
+
+def _transport(send: Callable[..., Any], depth: int = 8) -> Any:
+    """The server's transport behind an ASGI `send`, else None.
+
+    uvicorn's `send` is a method of its protocol, which has the transport; middleware and exception handlers wrap
+    it in closures, which are followed (a few levels deep) to find it.
+    """
+    transport = getattr(getattr(send, "__self__", None), "transport", None)
+    if transport is not None or depth == 0:
+        return transport
+    for cell in getattr(send, "__closure__", None) or ():
+        try:
+            value = cell.cell_contents
+        except ValueError:  # an empty cell
+            continue
+        if callable(value) and (found := _transport(value, depth - 1)) is not None:
+            return found
+    return None
+
 
 class Subscription(Subscriber):
     """A WebSocket's subscriptions to one or more channels, delivered through its queue by its writer task.
 
-    Use it as `async with hub.subscribe(websocket, ...) as subscription:`; leaving the block leaves every channel
-    (with presence `leave` events) and stops the writer, dropping frames still queued.
+    Use it as `async with hub.subscribe(websocket, ...) as subscription:`. Inside the block every frame to the
+    client, the handler's own included, leaves through the subscription's queue, in order. Leaving the block leaves
+    every channel (with presence `leave` events), sends what is still queued (within the hub's `send_timeout`), and
+    hands sending back to the WebSocket.
     """
 
-    __slots__ = ("_closing", "_initial", "_members", "_presence", "_writer", "websocket")
+    __slots__ = (
+        "_busy",
+        "_closing",
+        "_draining",
+        "_initial",
+        "_members",
+        "_presence",
+        "_progress",
+        "_room",
+        "_seen",
+        "_send",
+        "_writer",
+        "aborted",
+        "websocket",
+    )
 
     def __init__(
         self,
@@ -154,14 +221,22 @@ class Subscription(Subscriber):
         on_full: OnFull,
         initial: Mapping[str, Position | None] | None = None,
         presence: Any = None,
+        max_bytes: int | None = None,
     ) -> None:
-        super().__init__(hub, maxsize, on_full)
+        super().__init__(hub, maxsize, on_full, max_bytes)
         self.websocket = websocket
         self._initial = initial or {}
         self._presence = presence
         self._members: dict[str, Member] = {}
         self._writer: asyncio.Task[None] | None = None
-        self._closing: tuple[int, str] | None = None
+        self._closing: Message | None = None  # the close frame to send once the queue is empty
+        self._draining = False
+        self._send: Send = websocket._send
+        self._room: asyncio.Future[None] | None = None  # a handler's send waiting for room in the queue
+        self._busy = False  # the writer is sending
+        self._progress = 0  # frames sent
+        self._seen: tuple[int, float] | None = None  # the watchdog's last look: (frames sent, when)
+        self.aborted = False
 
     @property
     def route(self) -> str:  # type: ignore[override]
@@ -170,6 +245,7 @@ class Subscription(Subscriber):
 
     async def __aenter__(self) -> Self:
         self._hub.attach(self)
+        self.websocket._send = self._send_from_handler
         self._writer = self._hub.spawn(f"writer of {self.id}", self._write())
         try:
             for channel, since in self._initial.items():
@@ -188,17 +264,20 @@ class Subscription(Subscriber):
         """Join `channel`: a `subscribed` frame first, then the messages after `since` (or from now on).
 
         `presence` (any JSON-serialisable value, e.g. `{"name": ...}`) lists this connection among the channel's
-        members and publishes its `join` event. Raises `ChannelRefused`: with 1008 for a malformed name or a channel
-        the hub's `authorize` hook refuses, with 1013 when the backend (Redis) cannot be reached.
+        members and publishes its `join` event. Raises `ChannelRefused`: with 1008 for a malformed name, a channel
+        the hub's `authorize` hook refuses, or one more than the hub's `max_subscriptions` per connection; with 1013
+        when the backend (Redis) cannot be reached.
         """
         try:
             check_channel(channel)
         except InvalidChannel as exc:
             raise ChannelRefused(str(exc)) from exc
-        if not await self._hub.allowed(self.websocket, channel):
-            raise ChannelRefused(f"channel refused: {channel!r}")
         if channel in self.channels:
             return
+        if len(self.channels) >= self._hub.max_subscriptions:
+            raise ChannelRefused(f"too many subscriptions: at most {self._hub.max_subscriptions} per connection")
+        if not await self._hub.allowed(self.websocket, channel):
+            raise ChannelRefused(f"channel refused: {channel!r}")
         try:
             await self._hub.join(self, channel, since)
             if presence is not None:
@@ -215,18 +294,60 @@ class Subscription(Subscriber):
         if member is not None:
             await self._hub.exit(channel, member)
 
+    async def _send_from_handler(self, message: Message) -> None:
+        """The WebSocket's `send` while subscribed: queue the frame behind what is queued, waiting for room."""
+        kind = message["type"]
+        if kind not in ("websocket.send", "websocket.close"):
+            await self._send(message)
+            return
+        if self.closed:
+            if kind == "websocket.close":
+                return
+            raise WebSocketDisconnect(1006, "the connection was closed")
+        if kind == "websocket.close":
+            self._closing = message
+            self.closed = True  # nothing more is queued; the writer sends the close after the rest
+            self._wake()
+            return
+        queue = self._queue
+        queue.append(message)
+        self._bytes += _size(message)
+        self._wake()
+        while not self.closed and (len(queue) > self._limit or self._bytes > self._byte_limit):
+            room = self._room = asyncio.get_running_loop().create_future()
+            await room
+        if self.aborted:
+            raise WebSocketDisconnect(CLOSE_SEND_TIMEOUT, "send timed out")
+
+    def _make_room(self) -> None:
+        room = self._room
+        if room is not None:
+            self._room = None
+            if not room.done():
+                room.set_result(None)
+
     async def _write(self) -> None:
         queue = self._queue
-        send = self.websocket.send
+        send = self._send
         try:
             while True:
-                while queue:
-                    message = queue.popleft()
-                    await send(message)
-                    if self._probe is not None:
-                        self._sent(message)
+                if queue:
+                    self._busy = True
+                    while queue:
+                        message = queue.popleft()
+                        self._bytes -= _size(message)
+                        await send(message)
+                        self._progress += 1
+                        if self._probe is not None:
+                            self._sent(message)
+                        if self._room is not None:
+                            self._make_room()
+                    self._busy = False
                 if self._closing is not None:
-                    await self.websocket.close(*self._closing)
+                    self._busy = True
+                    await send(self._closing)
+                    return
+                if self._draining:
                     return
                 await self._wait()
         except _GONE:
@@ -234,30 +355,57 @@ class Subscription(Subscriber):
         except Exception:
             logger.exception("writer of %s failed; its frames are no longer sent", self.id)
         finally:
+            self._busy = False
             self.closed = True
             queue.clear()
+            self._make_room()
+
+    def _close_after_queue(self, code: int, reason: str) -> None:
+        self.closed = True
+        self._closing = {"type": "websocket.close", "code": code, "reason": reason}
+        self.websocket.application_state = WebSocketState.DISCONNECTED
+        self._wake()
 
     def _overflow(self) -> None:
-        self.closed = True
-        self._queue.clear()
-        self._hub.metrics.slow_consumer_closed()
-        self._hub.spawn(f"closing slow consumer {self.id}", self._close_slow())
-
-    async def _close_slow(self) -> None:
-        if self._writer is not None:
-            self._writer.cancel()  # it may be stuck in a send to this very client
-            await asyncio.wait([self._writer])
-        self._hub.detach(self)
+        # Behind the frames the client has not read yet: it reads them, then the close, so it knows the last
+        # position it has and can resume from history. If it never reads again, the send watchdog aborts it.
         logger.info("closing slow consumer %s: send queue full (%d frames)", self.id, self.maxsize)
-        # Behind the frames the client has not read: it sees the code once it reads again, or the server's keepalive
-        # drops the connection.
-        with contextlib.suppress(*_GONE):
-            await self.websocket.close(CLOSE_SLOW_CONSUMER, "send queue full")
+        self._hub.metrics.slow_consumer_closed()
+        self._queue.clear()  # (it stays in the channels' lists, closed, until it leaves: this runs inside a fan-out)
+        self._bytes = 0
+        self._close_after_queue(CLOSE_SLOW_CONSUMER, "send queue full")
 
     def finish(self) -> asyncio.Task[None] | None:
-        self._closing = (CLOSE_SHUTDOWN, "server shutting down")
-        self._wake()
+        if not self.closed:
+            self._close_after_queue(CLOSE_SHUTDOWN, "server shutting down")
         return self._writer
+
+    def stalled(self, now: float, limit: float) -> bool:
+        if not self._busy:
+            self._seen = None
+            return False
+        seen = self._seen
+        if seen is None or seen[0] != self._progress:
+            self._seen = (self._progress, now)
+            return False
+        return now - seen[1] >= limit
+
+    def abort(self, reason: str) -> None:
+        """Drop the connection at the transport (a close would wait behind the same full buffer): the handler's
+        receive() then reports the disconnect, and leaving the block sends the `leave` events."""
+        if self.aborted:
+            return
+        logger.info("aborting %s: %s", self.id, reason)
+        self.aborted = self.closed = True
+        self._queue.clear()
+        self._hub.detach(self)
+        self.websocket.application_state = WebSocketState.DISCONNECTED
+        transport = _transport(self._send)
+        if transport is not None:
+            transport.abort()
+        if self._writer is not None:
+            self._writer.cancel()
+        self._make_room()
 
     async def _teardown(self) -> None:
         for channel in list(self.channels):
@@ -265,10 +413,18 @@ class Subscription(Subscriber):
                 await self.unsubscribe(channel)
             except Exception:
                 logger.warning("leaving %r failed for %s", channel, self.id, exc_info=True)
+        writer = self._writer
+        if writer is not None and not writer.done():
+            # Send what the handler queued last (a goodbye, a close): bounded by the watchdog's send timeout.
+            self._draining = True
+            self.closed = True
+            self._wake()
+            _, late = await asyncio.wait([writer], timeout=self._hub.send_timeout + 1)
+            if late:  # the watchdog is not running (the hub stopped): abort here
+                self.abort("queued frames not sent at teardown")
+                await asyncio.wait([writer])
         self.closed = True
-        if self._writer is not None:
-            self._writer.cancel()
-            await asyncio.wait([self._writer])
+        self.websocket._send = self._send
         self._hub.release(self)
 
 
@@ -282,8 +438,16 @@ class Listener(Subscriber):
     __slots__ = ("_entered", "_failed", "_since", "channel")
     route = "(listener)"
 
-    def __init__(self, hub: Channels, channel: str, since: Position | None, maxsize: int, on_full: OnFull) -> None:
-        super().__init__(hub, maxsize, on_full)
+    def __init__(
+        self,
+        hub: Channels,
+        channel: str,
+        since: Position | None,
+        maxsize: int,
+        on_full: OnFull,
+        max_bytes: int | None = None,
+    ) -> None:
+        super().__init__(hub, maxsize, on_full, max_bytes)
         self.channel = check_channel(channel)
         self._since = since
         self._failed = False
@@ -320,10 +484,11 @@ class Listener(Subscriber):
                 raise StopAsyncIteration
             await self._wait()
         message = queue.popleft()
+        self._bytes -= _size(message)
         if self._probe is not None:
             self._sent(message)
         if not queue:
-            self._limit = self.maxsize
+            self._limit, self._byte_limit = self.maxsize, self.max_bytes
         frame: dict[str, Any] = json.loads(message["text"])
         return frame
 
@@ -331,6 +496,7 @@ class Listener(Subscriber):
         self._hub.metrics.slow_consumer_closed()
         self._failed = self.closed = True
         self._queue.clear()
+        self._bytes = 0
         self._wake()
 
     def finish(self) -> asyncio.Task[None] | None:

@@ -90,10 +90,11 @@ class Subscription:
             return
         self.state = "subscribed"
         now = {m["id"]: Member(m["id"], m.get("info")) for m in members}
-        for member in [m for id, m in self.members.items() if id not in now]:
-            await self._remove(member)
+        # Arrivals before departures: a person whose connection was replaced (a reconnect) is present throughout.
         for member in now.values():
             await self._add(member)
+        for member in [m for id, m in self.members.items() if id not in now]:
+            await self._remove(member)
         held, self._held = self._held or [], None
         for frame in held:
             await self.frame(frame)

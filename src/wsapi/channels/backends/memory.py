@@ -28,7 +28,7 @@ class MemoryBackend(Backend):
     """Keeps the last `history_size` messages of each channel; with `history_ttl` (seconds), a channel's history is
     dropped that long after its last publication, and the channel starts a new epoch."""
 
-    def __init__(self, *, history_size: int = 100, history_ttl: float | None = None) -> None:
+    def __init__(self, *, history_size: int = 200, history_ttl: float | None = None) -> None:
         self.history_size = history_size
         self.history_ttl = history_ttl
         self._channels: dict[str, _Channel] = {}

@@ -38,7 +38,7 @@ DEFAULT_TIMEOUT = 2.0
 class RedisOptions(TypedDict, total=False):
     """The options every Redis deployment's backend takes (`RedisBackend`'s docstring says what they do)."""
 
-    history_size: int  # default 100
+    history_size: int  # default 200
     history_ttl: float | None  # default DEFAULT_HISTORY_TTL
     presence_ttl: float  # default 10.0
     timeout: float  # default DEFAULT_TIMEOUT
@@ -46,7 +46,7 @@ class RedisOptions(TypedDict, total=False):
 
 
 class RedisBackend(Backend):
-    """Scale-out backend. `history_size` messages (100) are kept per channel; a channel's keys expire `history_ttl`
+    """Scale-out backend. `history_size` messages (200) are kept per channel; a channel's keys expire `history_ttl`
     seconds (default a day; None: never) after its last publication, and its next message starts a new epoch.
     `presence_ttl` (seconds, 10) bounds how long members of a process that died stay listed. `timeout` (seconds,
     2) bounds every call to Redis, retries included: past it, the call raises `ChannelsUnavailable`."""
@@ -61,7 +61,7 @@ class RedisBackend(Backend):
         commands: Commands,
         *,
         sharded: bool,
-        history_size: int = 100,
+        history_size: int = 200,
         history_ttl: float | None = DEFAULT_HISTORY_TTL,
         presence_ttl: float = 10.0,
         timeout: float = DEFAULT_TIMEOUT,

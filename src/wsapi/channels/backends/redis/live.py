@@ -150,6 +150,8 @@ class LiveConnection(Subscriptions):
                 kind = item["type"]
                 if kind == "message":
                     self._on_payload(item["channel"], item["data"])
+                    # One read may carry hundreds of messages: let the writers send each before the next.
+                    await asyncio.sleep(0)
                 elif kind == "subscribe" and item["channel"] == control:
                     self._pubsub = pubsub
                     if self.connected.done():
