@@ -305,9 +305,9 @@ def environment(spec: Spec, settings: Settings) -> Iterator[dict[str, str]]:
 
 def run_scenario(
     spec: Spec, chosen: list[Variant], settings: Settings, server_cpus: frozenset[int], label: str
-) -> dict[str, Outcome | str]:
-    """Each variant's best round: the rounds go through all variants in turn, so a burst of load from another
-    process on this shared machine hurts one round of one variant rather than a whole variant."""
+) -> tuple[dict[str, Outcome | str], dict[str, list[Outcome]]]:
+    """Each variant's best round, and every round: the rounds go through all variants in turn, so a burst of load
+    from another process on this shared machine hurts one round of one variant rather than a whole variant."""
     rounds: dict[str, list[Outcome]] = {variant.name: [] for variant in chosen}
     results: dict[str, Outcome | str] = {}
     for variant in chosen:
@@ -331,7 +331,31 @@ def run_scenario(
     for variant in chosen:
         if variant.name not in results:
             results[variant.name] = max(rounds[variant.name], key=_headline)
-    return {variant.name: results[variant.name] for variant in chosen}
+    return {variant.name: results[variant.name] for variant in chosen}, rounds
+
+
+def ranges(spec: Spec, chosen: list[Variant], rounds: dict[str, list[Outcome]]) -> list[str]:
+    """Per variant, each compared figure's ratio to the base's in the same round, lowest to highest over the rounds:
+    the spread a single table hides (the unfavourable rounds included)."""
+    base = rounds.get(chosen[0].name, [])
+    lines = []
+    for variant in chosen[1:]:
+        pairs = list(zip(rounds.get(variant.name, []), base, strict=False))
+        if len(pairs) < 2:
+            continue
+        spans = []
+        for i, figure in enumerate(pairs[0][0].figures):
+            if not figure.compared:
+                continue
+            ratios = [
+                a.figures[i].value / b.figures[i].value
+                for a, b in pairs
+                if a.figures[i].value is not None and b.figures[i].value
+            ]
+            if ratios:
+                spans.append(f"{figure.name} {min(ratios):.2f}-{max(ratios):.2f}")
+        lines.append(f"- {short(variant, spec)} x {short(chosen[0], spec)}, per round: {', '.join(spans)}")
+    return lines
 
 
 def _headline(outcome: Outcome) -> float:
@@ -356,9 +380,12 @@ def main(argv: list[str] | None = None) -> int:
             continue
         for count in args.subscribers if spec.per_subscriber_count else args.subscribers[:1]:
             sized = dataclasses.replace(settings, subscribers=count)
-            results = run_scenario(spec, chosen, sized, server_cpus, title(name, spec, sized))
+            results, every = run_scenario(spec, chosen, sized, server_cpus, title(name, spec, sized))
             failed |= any(isinstance(r, str) and r.startswith("failed") for r in results.values())
             print("\n" + table(name, spec, chosen, results, sized, server_cpus), flush=True)
+            spread = ranges(spec, chosen, every)
+            if spread:
+                print("\n".join(["", *spread]), flush=True)
     return 1 if failed else 0
 
 

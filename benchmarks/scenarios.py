@@ -30,7 +30,7 @@ from benchmarks.clients import (
     split,
     typed_echo_frames,
 )
-from benchmarks.server import Server, redis
+from benchmarks.server import Server, redis, redis_cluster
 
 FAMILIES = ("typed_echo", "fanout")  # app files named <family>_<name>.py; the others are the generic family
 STEP_TIMEOUT = 30.0  # seconds a fan-out step beyond its own wait may take before the run is called failed
@@ -385,4 +385,17 @@ def scaleout_redis(server: Server, settings: Settings) -> Outcome:
     """Scale-out over one Redis: N uvicorn processes of wsapi's channels, each on a core of its own (up to
     --cpus={settings.scale_cpus}), {settings.subscribers} subscribers spread over them, one publisher on the first;
     bursts as in `fanout`. Redis and the clients run on the other cores (on all of them where none are left)."""
+    return _scale_out(server, settings)
+
+
+@contextlib.contextmanager
+def _cluster_environment(settings: Settings) -> Iterator[dict[str, str]]:
+    with redis_cluster(set(settings.client_cpus)) as url:
+        yield {"FANOUT_REDIS_CLUSTER_URL": url}
+
+
+@scenario("scaleout_cluster", "fanout", variants=SCALE_OUT, environment=_cluster_environment, scales=True)
+def scaleout_cluster(server: Server, settings: Settings) -> Outcome:
+    """Scale-out over a Redis Cluster (three primaries, no replicas, sharded pub/sub): as `scaleout_redis`, up to
+    --cpus={settings.scale_cpus} processes, {settings.subscribers} subscribers."""
     return _scale_out(server, settings)

@@ -128,3 +128,48 @@ def redis(cpus: set[int]) -> Iterator[str]:
             yield f"redis://127.0.0.1:{port}/0"
         finally:
             _stop(process)
+
+
+@contextlib.contextmanager
+def redis_cluster(cpus: set[int], primaries: int = 3) -> Iterator[str]:
+    """A throwaway Redis Cluster of `primaries` primaries (no replicas: the benchmark measures the app, not
+    replication) on free loopback ports and the given cores; yields one node's URL."""
+    if not os.access(REDIS_SERVER, os.X_OK):
+        raise RuntimeError(f"{REDIS_SERVER} not found: apt-get install redis-server")
+    ports = [free_port() for _ in range(primaries)]
+    processes: list[subprocess.Popen[bytes]] = []
+    with tempfile.TemporaryDirectory(prefix="wsapi-bench-cluster-") as directory:
+        try:
+            for port in ports:
+                node = Path(directory) / str(port)
+                node.mkdir()
+                command = [REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly"]
+                command += ["no", "--dir", str(node), "--maxclients", "1000", "--cluster-enabled", "yes"]
+                command += ["--cluster-port", str(free_port()), "--cluster-config-file", "nodes.conf"]
+                processes.append(
+                    subprocess.Popen(
+                        command,
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL,
+                        preexec_fn=functools.partial(os.sched_setaffinity, 0, cpus),
+                    )
+                )
+            for port, process in zip(ports, processes, strict=True):
+                _wait_until_listening("redis-server", port, process, timeout=10)
+            nodes = [f"127.0.0.1:{port}" for port in ports]
+            cli = [REDIS_SERVER.replace("redis-server", "redis-cli"), "--cluster", "create", *nodes]
+            subprocess.run([*cli, "--cluster-yes"], capture_output=True, check=True, timeout=30)
+            deadline = time.monotonic() + 20
+            while not all(_cluster_ok(port) for port in ports):
+                if time.monotonic() > deadline:
+                    raise TimeoutError("the benchmark's Redis Cluster did not come up")
+                time.sleep(0.1)
+            yield f"redis://127.0.0.1:{ports[0]}"
+        finally:
+            for process in processes:
+                _stop(process)
+
+
+def _cluster_ok(port: int) -> bool:
+    cli = [REDIS_SERVER.replace("redis-server", "redis-cli"), "-p", str(port), "CLUSTER", "INFO"]
+    return "cluster_state:ok" in subprocess.run(cli, capture_output=True, text=True, timeout=10).stdout

@@ -1,14 +1,16 @@
 """Fan-out with wsapi's channels: every `/sub` connection subscribes to one channel through its own bounded queue;
-each text received on `/pub` is published once. FANOUT_REDIS_URL selects the Redis backend (default: memory)."""
+each text received on `/pub` is published once. FANOUT_REDIS_URL selects the Redis backend, FANOUT_REDIS_CLUSTER_URL
+the Redis Cluster one (default: memory)."""
 
 import os
 
 from benchmarks.apps import UNTRIGGERED_LIMITS
 from wsapi import WebSocket, WsAPI
-from wsapi.channels import Backend, Channels, ChannelsDep, MemoryBackend, RedisBackend
+from wsapi.channels import Backend, Channels, ChannelsDep, MemoryBackend, RedisBackend, RedisClusterBackend
 
 url = os.environ.get("FANOUT_REDIS_URL")
-backend: Backend = RedisBackend(url) if url else MemoryBackend()
+cluster = os.environ.get("FANOUT_REDIS_CLUSTER_URL")
+backend: Backend = RedisBackend(url) if url else RedisClusterBackend(cluster) if cluster else MemoryBackend()
 app = WsAPI(
     limits=UNTRIGGERED_LIMITS, channels=Channels(backend, queue_size=int(os.environ.get("FANOUT_QUEUE_SIZE", "256")))
 )

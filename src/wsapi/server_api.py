@@ -6,6 +6,8 @@ Under `prefix` (default `/api/channels`):
 - `POST /publish/{channel}`, body: any JSON value -> `{"epoch": ..., "offset": ...}`
 - `GET /history/{channel}[?since=<epoch>:<offset>]` -> `{"epoch", "offset", "recovered", "messages": [frames]}`
 - `GET /presence/{channel}` -> `[{"id": ..., "info": ...}]`
+- `POST /disconnect`, body `{"user": ..., "code": 4403, "reason": "..."}` -> 202: every connection `identify`d as
+  that user, on every process, is closed with that code (`hub.disconnect_user`)
 
 See docs/operations.md for `curl` examples.
 """
@@ -18,9 +20,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from pydantic import BaseModel, Field
+
 from wsapi.channels.errors import ChannelsUnavailable, InvalidChannel
 from wsapi.channels.frames import Position
 from wsapi.channels.hub import ChannelsDep
+from wsapi.connections import CLOSE_REVOKED
 from wsapi.exceptions import HTTPException
 from wsapi.params import Body, Depends
 from wsapi.routing import APIRouter
@@ -69,7 +74,21 @@ def serve_api(app: WsAPI, *, token: str, prefix: str = "/api/channels") -> None:
             members = await hub.presence(channel)
         return [{"id": member.id, "info": member.info} for member in members]
 
+    @router.post("/disconnect", status_code=202)
+    async def disconnect(order: Disconnect, hub: ChannelsDep) -> dict[str, Any]:
+        with _answering():
+            await hub.disconnect_user(order.user, code=order.code, reason=order.reason)
+        return order.model_dump()
+
     app.include_router(router)
+
+
+class Disconnect(BaseModel):
+    """Close a user's connections: `user` as the app passed it to `identify` (a string or an integer)."""
+
+    user: str | int
+    code: int = Field(CLOSE_REVOKED, ge=3000, le=4999)  # an application's close code
+    reason: str = Field("Access revoked", max_length=120)  # a close frame holds 123 bytes of reason
 
 
 @contextmanager

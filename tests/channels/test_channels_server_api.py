@@ -10,6 +10,7 @@ from typing import Any
 import httpx2
 import pytest
 from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from tests.channels.support import HERE, RedisServer, ServerProcess
 from tests.channels.test_channels_servers import Serve, frame
@@ -34,7 +35,12 @@ async def call(server: ServerProcess, method: str, path: str, token: str | None 
 
 @pytest.mark.parametrize(
     ("method", "path", "options"),
-    [("POST", "/publish/room", {"json": "hi"}), ("GET", "/history/room", {}), ("GET", "/presence/room", {})],
+    [
+        ("POST", "/publish/room", {"json": "hi"}),
+        ("GET", "/history/room", {}),
+        ("GET", "/presence/room", {}),
+        ("POST", "/disconnect", {"json": {"user": "ada"}}),
+    ],
 )
 async def test_every_call_is_refused_without_the_token(
     server: ServerProcess, method: str, path: str, options: dict[str, Any]
@@ -87,3 +93,26 @@ async def test_another_python_process_publishes_without_serving(
         received = await frame(reader)
         assert (received["offset"], received["data"]) == (1, {"n": 1})
         assert done.stdout.strip() == f"{received['epoch']}:1"
+
+
+async def test_disconnecting_a_user_closes_their_connections_only(server: ServerProcess) -> None:
+    async with (
+        connect(server.ws + "/users/ada", proxy=None) as ada,
+        connect(server.ws + "/users/ada", proxy=None) as ada_again,
+        connect(server.ws + "/users/bob", proxy=None) as bob,
+    ):
+        for ws in (ada, ada_again, bob):
+            assert (await frame(ws))["type"] == "subscribed"
+        refused = await call(server, "POST", "/disconnect", json={"user": "ada", "code": 1000})
+        assert refused.status_code == 422  # not an application's close code
+        order = {"user": "ada", "code": 4403, "reason": "Banned"}
+        accepted = await call(server, "POST", "/disconnect", json=order)
+        assert (accepted.status_code, accepted.json()) == (202, order)
+        for ws in (ada, ada_again):
+            with pytest.raises(ConnectionClosed) as closed:
+                while True:
+                    await frame(ws)
+            assert closed.value.rcvd is not None
+            assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (4403, "Banned")
+        await call(server, "POST", "/publish/lobby", json="still here")
+        assert (await frame(bob))["data"] == "still here"

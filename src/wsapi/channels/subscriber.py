@@ -9,6 +9,10 @@ from history.
 A subscribed WebSocket has one sender: while subscribed, the handler's own sends (`send_text`, `send_json`, typed
 replies and error frames, `close`) go through the same queue and writer as the channel frames, in the order they were
 produced. They are never dropped: when the queue is full, the handler's send waits for room.
+
+A channel frame for a connection whose writer is idle is sent inside the fan-out (`Subscription.push`): the fan-out's
+cost per subscriber is then the server's send and little else, as in a plain loop; only a send that has to wait goes
+to the writer.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import json
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Self
 
@@ -208,6 +212,7 @@ class Subscription(Subscriber):
         "_room",
         "_seen",
         "_send",
+        "_started",
         "_writer",
         "aborted",
         "websocket",
@@ -236,6 +241,8 @@ class Subscription(Subscriber):
         self._busy = False  # the writer is sending
         self._progress = 0  # frames sent
         self._seen: tuple[int, float] | None = None  # the watchdog's last look: (frames sent, when)
+        # A send `push()` started that has to wait (the client's socket is full): the writer finishes it.
+        self._started: tuple[Coroutine[Any, Any, None], Any, Message] | None = None
         self.aborted = False
 
     @property
@@ -294,6 +301,32 @@ class Subscription(Subscriber):
         if member is not None:
             await self._hub.exit(channel, member)
 
+    def push(self, message: Message) -> None:
+        """Send a channel frame at once, inside the fan-out, when the writer is idle (nothing queued, nothing on its
+        way) and the server takes the frame without waiting, as a plain loop over the subscribers would: no
+        wake-up, no task step, no future per message. Otherwise queue it for the writer, as before."""
+        if self._waiter is None or self._started is not None or self.closed:
+            super().push(message)
+            return
+        sending = self._send(message)
+        send = sending if isinstance(sending, Coroutine) else _awaited(sending)
+        try:
+            waiting = send.send(None)  # the send's first step, here: it usually finishes in it
+        except StopIteration:
+            self._progress += 1
+            if self._probe is not None:
+                self._sent(message)
+            return
+        except Exception as exc:
+            send.close()
+            if not isinstance(exc, _GONE):  # a client that went away is no error: the handler's receive() says so
+                logger.error("sending to %s failed; its frames are no longer sent", self.id, exc_info=exc)
+            self.closed = True
+            self._wake()
+            return
+        self._started = (send, waiting, message)
+        self._wake()
+
     async def _send_from_handler(self, message: Message) -> None:
         """The WebSocket's `send` while subscribed: queue the frame behind what is queued, waiting for room."""
         kind = message["type"]
@@ -331,6 +364,15 @@ class Subscription(Subscriber):
         send = self._send
         try:
             while True:
+                if self._started is not None:
+                    started, waiting, first = self._started
+                    self._busy = True
+                    await _finish(started, waiting)
+                    self._started = None
+                    self._progress += 1
+                    if self._probe is not None:
+                        self._sent(first)
+                    self._busy = False
                 if queue:
                     self._busy = True
                     while queue:
@@ -503,6 +545,37 @@ class Listener(Subscriber):
         self.closed = True
         self._wake()
         return None  # the consumer drains the queue at its own pace
+
+
+async def _awaited(awaitable: Awaitable[None]) -> None:
+    """A server's `send` that returns an awaitable other than a coroutine, as a coroutine."""
+    await awaitable
+
+
+async def _finish(send: Coroutine[Any, Any, None], waiting: Any) -> None:
+    """Run `send` to its end: a coroutine stepped once by hand, which stopped at `waiting` (what it yielded: the
+    future it waits for, or None for a bare yield), as the task running it would have."""
+    try:
+        while True:
+            if waiting is None:
+                await asyncio.sleep(0)
+            elif asyncio.isfuture(waiting):
+                waiting._asyncio_future_blocking = False
+                try:
+                    await waiting
+                except asyncio.CancelledError:
+                    task = asyncio.current_task()
+                    if task is not None and task.cancelling():
+                        raise  # this writer is being cancelled, not just the future
+                except Exception:
+                    pass  # however it ended, the send reads the outcome itself when resumed
+            else:
+                raise RuntimeError(f"a send yielded {waiting!r}, which is not an asyncio future")
+            waiting = send.send(None)
+    except StopIteration:
+        pass
+    finally:
+        send.close()  # a no-op once it has finished; ends it if this task is cancelled meanwhile
 
 
 def initial_channels(
