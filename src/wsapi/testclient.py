@@ -3,6 +3,11 @@
 wsapi refuses a handshake by accepting and closing at once (so real clients see the code); in tests that refusal
 reads as what it is, a connection that never opened: `with client.websocket_connect(...)` raises.
 
+As Starlette's, a session raises what the app raised: at once for an error before the handshake, else when the
+session ends; that includes a `WebSocketDisconnect` that escaped the endpoint (an endpoint that receives until the
+client leaves), so a test of one wraps its session in `pytest.raises(WebSocketDisconnect)`, as FastAPI's tests do.
+With `raise_server_exceptions=False` the test sees only how the app closed (1011 for an error).
+
 On a WebSocket session, `send_message(type, data)` sends an envelope, `receive_message()` returns the next frame
 as a dict, and `request(type, data)` sends one with a fresh `id` and returns the frame that answers it (its reply,
 ack or error); frames that arrive meanwhile are kept for `receive_message`. These wait at most `timeout` seconds
