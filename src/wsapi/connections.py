@@ -71,7 +71,7 @@ class Connection:
         self.limits = limits
         self.user: Hashable | None = None
         self.inbound: TokenBucket | None = limits.messages.bucket() if limits.messages else None
-        self.publishes: TokenBucket | None = limits.publishes.bucket() if limits.publishes else None
+        self.publishes: TokenBucket | None = None  # made on the first publish
         self.max_message_size = limits.max_message_size
         self.expiry: asyncio.TimerHandle | None = None
         self.websocket: WebSocket | None = None
@@ -203,6 +203,9 @@ class Connections:
         finally:
             current_connection.reset(token)
             self._forget(connection)
+        # Scope, connection and WebSocket form a cycle: broken here, refcounting frees them at once, not the GC. (On
+        # an error the app still reads the WebSocket; that rare connection is left to the GC.)
+        connection.websocket = None
 
     def _forget(self, connection: Connection) -> None:
         self.open -= 1
@@ -277,10 +280,14 @@ async def deny(
 def charge_publish() -> None:
     """Count a publish against the connection being handled, if any: `RateLimited` when over `Limits.publishes`."""
     connection = current_connection.get()
-    if connection is not None and (bucket := connection.publishes) is not None:
-        wait = bucket.take(time.monotonic())
-        if wait:
-            raise RateLimited("too many publishes", wait)
+    if connection is None or connection.limits.publishes is None:
+        return
+    bucket = connection.publishes
+    if bucket is None:
+        bucket = connection.publishes = connection.limits.publishes.bucket()
+    wait = bucket.take(time.monotonic())
+    if wait:
+        raise RateLimited("too many publishes", wait)
 
 
 def identify(connection: HTTPConnection, user: Hashable, *, expires_at: float | datetime | None = None) -> None:

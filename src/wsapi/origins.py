@@ -25,6 +25,7 @@ logger = logging.getLogger("wsapi")
 
 ANY = "*"
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
+_DECISIONS_KEPT = 1024
 _warned_any = False
 
 __all__ = ["ANY", "OriginPolicy"]
@@ -52,13 +53,15 @@ def _host_port(host: str) -> tuple[str, int | None]:
 
 
 class OriginPolicy:
-    """An allowed-origins setting, parsed once: `allows(origin, host)` per handshake is a set lookup or two."""
+    """An allowed-origins setting, parsed once; `allows(origin, host)` per handshake."""
 
     def __init__(self, allowed: Sequence[str] | None = None) -> None:
         self.allowed = None if allowed is None else tuple(allowed)
         self.any = False
         self.exact: set[tuple[str, str, int]] = set()
         self.suffixes: list[tuple[str, str, int]] = []  # (scheme, ".example.com", port)
+        # Decisions by (Origin, Host): a handshake from a known page costs a dict lookup, not a URL parse.
+        self._decided: dict[tuple[str, str | None], bool] = {}
         if isinstance(allowed, str):
             raise TypeError("allowed_origins is a list of origins, not one string")
         for entry in allowed or ():
@@ -80,6 +83,16 @@ class OriginPolicy:
     def allows(self, origin: str | None, host: str | None) -> bool:
         if origin is None or self.any:
             return True
+        key = (origin, host)
+        allowed = self._decided.get(key)
+        if allowed is None:
+            allowed = self._decide(origin, host)
+            if len(self._decided) >= _DECISIONS_KEPT:  # many origins: an attack, or a misconfiguration
+                self._decided.clear()
+            self._decided[key] = allowed
+        return allowed
+
+    def _decide(self, origin: str, host: str | None) -> bool:
         parsed = _split(origin)
         if parsed is None:  # "null" (sandboxed frames, file:// pages) or garbage
             return False

@@ -110,13 +110,17 @@ def _from_environment() -> WsAPI:
     backend: Backend
     if url:
         ttl = float(os.environ.get("CHANNELS_APP_PRESENCE_TTL", "10"))
-        backend = RedisBackend(url, history_size=history_size, presence_ttl=ttl)
+        history_ttl = float(os.environ.get("CHANNELS_APP_HISTORY_TTL", "86400"))
+        backend = RedisBackend(url, history_size=history_size, presence_ttl=ttl, history_ttl=history_ttl)
     else:
         backend = MemoryBackend(history_size=history_size)
     queue_size = int(os.environ.get("CHANNELS_APP_QUEUE_SIZE", "100"))
     send_timeout = float(os.environ.get("CHANNELS_APP_SEND_TIMEOUT", "15"))
     # Floods are what some tests are about: without the per-connection rates, which would pace them.
-    limits = Limits(messages=None, publishes=None) if os.environ.get("CHANNELS_APP_UNLIMITED") else DEFAULT_LIMITS
+    unlimited = Limits(
+        messages=None, publishes=None, handshakes_per_ip=None, handshakes_per_user=None, max_connections_per_ip=None
+    )
+    limits = unlimited if os.environ.get("CHANNELS_APP_UNLIMITED") else DEFAULT_LIMITS
     app = create_app(backend, queue_size, send_timeout, limits)
     if os.environ.get("CHANNELS_APP_METRICS"):
         serve_metrics(app)

@@ -121,10 +121,15 @@ class ServerProcess:
     """A real uvicorn process on a free port (by default serving tests/channels/channels_app.py); `kill()` by PID."""
 
     def __init__(
-        self, env: dict[str, str], app: str = "channels_app:app", app_dir: Path = HERE, port: int | None = None
+        self,
+        env: dict[str, str],
+        app: str = "channels_app:app",
+        app_dir: Path = HERE,
+        port: int | None = None,
+        options: tuple[str, ...] = (),
     ) -> None:
         self.port = port or free_port()
-        args = ["--app-dir", str(app_dir), app, "--host", "127.0.0.1", "--port", str(self.port)]
+        args = ["--app-dir", str(app_dir), app, "--host", "127.0.0.1", "--port", str(self.port), *options]
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", *args, "--log-level", "warning"], env={**os.environ, **env}
         )

@@ -162,3 +162,63 @@ async def test_members_reading_at_full_speed_survive_a_flood_from_another_proces
         readers.wait()
     assert [r["closed"] for r in results] == [None] * members
     assert all(r["offsets"] == list(range(1, count + 1)) for r in results)
+
+
+async def test_a_client_closed_for_being_slow_resumes_without_loss(serve: Serve) -> None:
+    """With the default queue (100 frames) and history (200): a client that stopped reading during a stream reads
+    what reached it, then 1013; resuming from its last position gets every message after it, none twice."""
+    (server,) = serve(METRICS=1)
+    size = 8 * 1024  # the queue's 100 frames (800 KiB) are within its byte budget: the frame budget is the one hit
+    slow = await asyncio.to_thread(stalled_client, server.port, "/ws/room")
+    try:
+        count = 0
+        async with httpx_client() as http:
+            # Publish in steps until the server has closed it (its socket buffers hold an unknown number first).
+            while "wsapi_channel_slow_consumer_closes_total 1.0" not in (await http.get(f"{server.http}/metrics")).text:
+                assert count < 20_000, "never closed"
+                response = await http.post(f"{server.http}/burst/room", params={"count": 20, "size": size, "pause": 0})
+                response.raise_for_status()
+                count += 20
+        texts, code = await asyncio.to_thread(read_raw_frames, slow)
+    finally:
+        slow.close()
+    assert code == 1013
+    first = [json.loads(text) for text in texts][1:]  # after the subscribed frame
+    assert [f["offset"] for f in first] == list(range(1, len(first) + 1))
+    assert count - len(first) <= 200
+    last = first[-1]
+    since = f"{last['epoch']}:{last['offset']}"
+    async with connect(f"{server.ws}/ws/room?since={since}", max_size=None, proxy=None) as resumed:
+        subscribed = await frame(resumed)
+        assert (subscribed["recovered"], subscribed["offset"]) == (True, last["offset"])
+        rest = [(await frame(resumed))["offset"] for _ in range(count - len(first))]
+    assert rest == list(range(len(first) + 1, count + 1))
+
+
+def read_raw_frames(sock: socket.socket) -> tuple[list[str], int | None]:
+    """The text frames a raw client has been sent, up to the close frame, and the close code."""
+    sock.settimeout(10)
+    buffer = b""
+
+    def take(n: int) -> bytes:
+        nonlocal buffer
+        while len(buffer) < n:
+            chunk = sock.recv(1 << 20)
+            if not chunk:
+                raise EOFError
+            buffer += chunk
+        taken, buffer = buffer[:n], buffer[n:]
+        return taken
+
+    texts = []
+    while True:
+        head = take(2)
+        length = head[1] & 0x7F
+        if length == 126:
+            length = int.from_bytes(take(2), "big")
+        elif length == 127:
+            length = int.from_bytes(take(8), "big")
+        payload = take(length)
+        if head[0] & 0x0F == 8:
+            return texts, int.from_bytes(payload[:2], "big") if payload else None
+        texts.append(payload.decode())

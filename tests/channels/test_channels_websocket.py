@@ -128,7 +128,7 @@ def test_a_handler_iterates_a_channel(client: TestClient) -> None:
         assert ws.receive_json() == {"price": 1}
 
 
-def test_stopping_the_hub_closes_subscribed_websockets_with_1001(make_backend: MakeBackend) -> None:
+def test_stopping_the_hub_closes_subscribed_websockets_with_1012(make_backend: MakeBackend) -> None:
     app = create_app(make_backend())
     with TestClient(app) as client, client.websocket_connect("/ws/chat") as ws:
         ws.receive_json()
@@ -138,7 +138,10 @@ def test_stopping_the_hub_closes_subscribed_websockets_with_1001(make_backend: M
         assert messages(ws, 1) == ["before shutdown"]  # queued frames go out first
         with pytest.raises(WebSocketDisconnect) as closed:
             ws.receive_json()
-        assert (closed.value.code, closed.value.reason) == (status.WS_1001_GOING_AWAY, "server shutting down")
+        assert (closed.value.code, closed.value.reason) == (
+            status.WS_1012_SERVICE_RESTART,
+            "server restarting: reconnect",
+        )
 
 
 def test_the_dependency_without_a_hub_on_the_app_fails_clearly() -> None:

@@ -8,7 +8,8 @@ Close codes (RFC 6455 section 7.4.1 and the IANA registry):
 - 1013 try again later: the connection's send queue overflowed under the "close" policy (a slow consumer), or a
   subscription could not be made because the backend (Redis) is unreachable (reason `channels unavailable: ...`).
   The client should reconnect after a pause with its last position and resume.
-- 1001 going away: the hub is shutting down; queued frames were sent first.
+- 1012 service restart: the server is shutting down (SIGTERM, or the hub stopped); the frames queued before were
+  sent. The client should reconnect (to another process or the same one once it is back) and resume.
 - 1006 (never sent: reported to the handler, and seen by the client as the connection dropping without a close
   frame): a frame was not sent within the hub's `send_timeout`, so the connection was aborted at the transport.
 """
@@ -21,7 +22,7 @@ from wsapi import status
 
 CLOSE_REFUSED = status.WS_1008_POLICY_VIOLATION
 CLOSE_SLOW_CONSUMER = status.WS_1013_TRY_AGAIN_LATER
-CLOSE_SHUTDOWN = status.WS_1001_GOING_AWAY
+CLOSE_SHUTDOWN = status.WS_1012_SERVICE_RESTART
 CLOSE_UNAVAILABLE = status.WS_1013_TRY_AGAIN_LATER
 CLOSE_SEND_TIMEOUT = 1006  # abnormal closure: what both ends see when the connection is aborted
 

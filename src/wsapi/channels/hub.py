@@ -13,10 +13,12 @@ import inspect
 import itertools
 import logging
 import secrets
+import signal
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Mapping
 from contextlib import asynccontextmanager
-from types import TracebackType
+from types import FrameType, TracebackType
 from typing import Annotated, Any, Literal, Self, TypeVar
 
 from starlette.requests import HTTPConnection
@@ -51,6 +53,9 @@ DEFAULT_QUEUE_SIZE = 100  # frames; the backends keep 200 messages of history, s
 DEFAULT_QUEUE_BYTES = 1024 * 1024
 DEFAULT_SEND_TIMEOUT = 15.0
 DEFAULT_MAX_SUBSCRIPTIONS = 128  # per connection, as Centrifugo's default
+
+
+_EVENT = 1 << 62  # the offset a presence event is held under while a subscriber catches up: above any message's
 
 
 class _CatchUp:
@@ -141,6 +146,8 @@ class Channels:
         self._channels: dict[str, _Channel] = {}
         self._subscribers: set[Subscriber] = set()
         self.supervisor = Supervisor()
+        self.draining = False  # shutting down: queued frames go out, new subscriptions are refused
+        self._sigterm: Any = None
         self.metrics: Hooks = OFF  # set by `wsapi.metrics.serve_metrics(app)`
         # The app's connections on this process, set by the app: `disconnect_user` orders close them.
         self.connections: Connections | None = None
@@ -150,24 +157,71 @@ class Channels:
     async def start(self) -> None:
         await self.backend.start(self, self.node, self.supervisor)
         self.running = True
+        self.draining = False
         self.supervisor.keep_running("send watchdog", self._watch_sends)
         if self.connections is not None:
             await Revocations(self, self.connections).start()
+        self._hook_sigterm()
 
     async def stop(self) -> None:
-        """Let every writer send what is queued and close with 1001 (up to `SHUTDOWN_GRACE`), then disconnect."""
+        """Let every writer send what is queued and close with 1012 (up to `SHUTDOWN_GRACE`), then disconnect."""
         if not self.running:
             return
+        await self._close_connections()
         self.running = False
-        writers = [writer for subscriber in list(self._subscribers) if (writer := subscriber.finish()) is not None]
-        if writers:
-            _, late = await asyncio.wait(writers, timeout=SHUTDOWN_GRACE)
-            for writer in late:
-                writer.cancel()
+        self._unhook_sigterm()
         await self.supervisor.stop()
         self._channels.clear()
         self.metrics.channels_open(0)
         await self.backend.stop()
+
+    async def _close_connections(self) -> None:
+        """Refuse new subscriptions; send every connection what is queued, then 1012; abort whoever is still not
+        done after `SHUTDOWN_GRACE` (a stalled client), so that the server can exit."""
+        self.draining = True
+        subscribers = list(self._subscribers)
+        writers = [writer for subscriber in subscribers if (writer := subscriber.finish()) is not None]
+        if writers:
+            await asyncio.wait(writers, timeout=SHUTDOWN_GRACE)
+        for subscriber in subscribers:
+            if subscriber.finish() is not None and not subscriber.done:
+                subscriber.abort(f"not closed within {SHUTDOWN_GRACE} s of shutting down")
+
+    def _hook_sigterm(self) -> None:
+        """Under a server that handles SIGTERM itself (uvicorn), take it first: uvicorn would close every WebSocket
+        with 1012 at once, dropping what is queued, before the app's lifespan (and so `stop()`) runs. The hook sends
+        the queued frames and the close, then hands the signal on."""
+        self._sigterm = None
+        if threading.current_thread() is not threading.main_thread():
+            return
+        previous = signal.getsignal(signal.SIGTERM)
+        if not callable(previous):
+            return  # the default action or ignored: no server's shutdown to precede
+        loop = asyncio.get_running_loop()
+
+        def on_sigterm(sig: int, frame: FrameType | None) -> None:
+            loop.call_soon_threadsafe(self._shut_down_then, previous, sig, frame)
+
+        signal.signal(signal.SIGTERM, on_sigterm)
+        self._sigterm = (on_sigterm, previous)
+
+    def _unhook_sigterm(self) -> None:
+        if self._sigterm is not None and signal.getsignal(signal.SIGTERM) is self._sigterm[0]:
+            signal.signal(signal.SIGTERM, self._sigterm[1])
+        self._sigterm = None
+
+    def _shut_down_then(self, previous: Callable[[int, FrameType | None], Any], sig: int, frame: Any) -> None:
+        if self.draining or not self.running:
+            previous(sig, frame)  # a second SIGTERM: no more waiting
+            return
+
+        async def drain() -> None:
+            try:
+                await self._close_connections()
+            finally:
+                previous(sig, frame)
+
+        self.spawn("closing connections for SIGTERM", drain())
 
     async def __aenter__(self) -> Self:
         await self.start()
@@ -319,6 +373,11 @@ class Channels:
             message = outgoing(frame)
             for subscriber in ch.subscribers:
                 subscriber.push(message)
+            # Presence is live only: subscribers still reading history get it too, in order with what they hold.
+            for subscriber in ch.ahead:
+                subscriber.push(message)
+            for catch_up in ch.catching_up.values():
+                catch_up.frames.append((_EVENT, message))
 
     def on_resubscribed(self) -> None:
         self.metrics.backend_reconnected()

@@ -165,6 +165,11 @@ class Subscriber:
         """Whether a frame has been on its way to the client for `limit` seconds (checked by the hub's watchdog)."""
         return False
 
+    @property
+    def done(self) -> bool:
+        """Whether nothing more will be sent (the writer, if any, has ended)."""
+        return True
+
     def abort(self, reason: str) -> None:
         """End the subscriber at once, without waiting for the client."""
 
@@ -281,6 +286,8 @@ class Subscription(Subscriber):
             raise ChannelRefused(str(exc)) from exc
         if channel in self.channels:
             return
+        if self._hub.draining:
+            raise ChannelRefused("server restarting: reconnect", CLOSE_SHUTDOWN)
         if len(self.channels) >= self._hub.max_subscriptions:
             raise ChannelRefused(f"too many subscriptions: at most {self._hub.max_subscriptions} per connection")
         if not await self._hub.allowed(self.websocket, channel):
@@ -419,8 +426,12 @@ class Subscription(Subscriber):
 
     def finish(self) -> asyncio.Task[None] | None:
         if not self.closed:
-            self._close_after_queue(CLOSE_SHUTDOWN, "server shutting down")
+            self._close_after_queue(CLOSE_SHUTDOWN, "server restarting: reconnect")
         return self._writer
+
+    @property
+    def done(self) -> bool:
+        return self._writer is None or self._writer.done()
 
     def stalled(self, now: float, limit: float) -> bool:
         if not self._busy:

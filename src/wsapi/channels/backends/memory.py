@@ -1,7 +1,9 @@
-"""In-memory backend: one process, nothing to install. History lives as long as the process (or `history_ttl`)."""
+"""In-memory backend: one process, nothing to install. A channel's history lives until `history_ttl` seconds after its
+last publication (a day by default), or as long as the process; then the channel is forgotten, freeing its memory."""
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 from collections import deque
@@ -12,6 +14,8 @@ from wsapi.channels.backends.base import Backend, Receiver, Snapshot, replay
 from wsapi.channels.frames import Position
 from wsapi.channels.presence import Member
 from wsapi.channels.supervisor import Supervisor
+
+DEFAULT_HISTORY_TTL = 86400.0
 
 
 class _Channel:
@@ -25,10 +29,11 @@ class _Channel:
 
 
 class MemoryBackend(Backend):
-    """Keeps the last `history_size` messages of each channel; with `history_ttl` (seconds), a channel's history is
-    dropped that long after its last publication, and the channel starts a new epoch."""
+    """Keeps the last `history_size` messages of each channel; `history_ttl` (seconds, a day by default; None: for
+    ever) after its last publication (or, never published, after it was first read), a channel is dropped, and it
+    starts a new epoch if it is used again."""
 
-    def __init__(self, *, history_size: int = 200, history_ttl: float | None = None) -> None:
+    def __init__(self, *, history_size: int = 200, history_ttl: float | None = DEFAULT_HISTORY_TTL) -> None:
         self.history_size = history_size
         self.history_ttl = history_ttl
         self._channels: dict[str, _Channel] = {}
@@ -37,6 +42,17 @@ class MemoryBackend(Backend):
 
     async def start(self, receiver: Receiver, node: str, supervisor: Supervisor) -> None:
         self._receiver = receiver
+        if self.history_ttl is not None:
+            supervisor.keep_running("forgetting idle channels", self._forget_idle)
+
+    async def _forget_idle(self) -> None:
+        ttl = self.history_ttl
+        assert ttl is not None
+        while True:
+            await asyncio.sleep(min(ttl / 2, 60.0))
+            now = time.monotonic()
+            for name in [name for name, channel in self._channels.items() if now - channel.published > ttl]:
+                del self._channels[name]
 
     async def stop(self) -> None:
         self._receiver = None
@@ -54,8 +70,7 @@ class MemoryBackend(Backend):
         state.top = offset = state.top + 1
         frame = frames.message(channel, state.epoch, offset, data)
         state.history.append((offset, frame))
-        if self.history_ttl is not None:
-            state.published = time.monotonic()
+        state.published = time.monotonic()
         assert self._receiver is not None, "the backend is not started"
         self._receiver.on_message(channel, state.epoch, offset, frame)
         return Position(state.epoch, offset)
