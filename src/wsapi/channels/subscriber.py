@@ -10,9 +10,10 @@ A subscribed WebSocket has one sender: while subscribed, the handler's own sends
 replies and error frames, `close`) go through the same queue and writer as the channel frames, in the order they were
 produced. They are never dropped: when the queue is full, the handler's send waits for room.
 
-A channel frame for a connection whose writer is idle is sent inside the fan-out (`Subscription.push`): the fan-out's
-cost per subscriber is then the server's send and little else, as in a plain loop; only a send that has to wait goes
-to the writer.
+A channel frame for a connection with nothing queued is sent inside the fan-out (`Subscription.push`): the
+fan-out's cost per subscriber is then the server's send and little else, as in a plain loop. Only a send that has
+to wait starts the connection's writer task, which sends what queues up behind it and ends once the queue is empty:
+an idle subscribed connection holds neither a task nor a queue.
 """
 
 from __future__ import annotations
@@ -89,7 +90,7 @@ class Subscriber:
         self.channels: set[str] = set()
         self.closed = False
         self.dropped = 0
-        self._queue: deque[Message] = deque()
+        self._queue: deque[Message] | None = None  # made when a frame has to wait, dropped once it is empty
         self._bytes = 0  # characters (text) or bytes (binary) queued
         self._limit = maxsize
         self._byte_limit = self.max_bytes
@@ -110,7 +111,7 @@ class Subscriber:
         """Queue one channel frame; called by the hub's fan-out, so it never waits."""
         if self.closed:
             return
-        queue = self._queue
+        queue = self._open_queue()
         size = len(message["text"])
         if len(queue) >= self._limit or self._bytes + size > self._byte_limit:
             if self.on_full == "close":
@@ -122,12 +123,7 @@ class Subscriber:
                 self._hub.metrics.dropped()
         queue.append(message)
         self._bytes += size
-        # `_wake()` inlined: this runs once per subscriber per publish, the fan-out's innermost loop.
-        waiter = self._waiter
-        if waiter is not None:
-            self._waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
+        self._wake()
 
     def push_backlog(self, messages: list[Message]) -> None:
         """Queue a replay in full, counted in the queue's frames and bytes: the limits grow by the replay's size
@@ -135,22 +131,34 @@ class Subscriber:
         if self.closed:
             return
         size = sum(_size(message) for message in messages)
-        self._queue.extend(messages)
+        queue = self._open_queue()
+        queue.extend(messages)
         self._bytes += size
-        self._limit = max(self._limit, len(self._queue) + self.maxsize)
+        self._limit = max(self._limit, len(queue) + self.maxsize)
         self._byte_limit = max(self._byte_limit, self._bytes + self.max_bytes)
         self._wake()
 
+    def _open_queue(self) -> deque[Message]:
+        queue = self._queue
+        if queue is None:
+            queue = self._queue = deque()
+        return queue
+
     def _wake(self) -> None:
+        """Something was queued, or the subscriber closed: let its consumer know."""
         waiter = self._waiter
         if waiter is not None:
             self._waiter = None
             if not waiter.done():
                 waiter.set_result(None)
 
-    async def _wait(self) -> None:
-        # The queue is empty: any replay allowance is used up.
+    def _emptied(self) -> None:
+        """The queue is empty: drop it, and any replay allowance with it."""
+        self._queue = None
         self._limit, self._byte_limit, self._bytes = self.maxsize, self.max_bytes, 0
+
+    async def _wait(self) -> None:
+        self._emptied()
         waiter = self._waiter = asyncio.get_running_loop().create_future()
         await waiter
 
@@ -209,7 +217,6 @@ class Subscription(Subscriber):
     __slots__ = (
         "_busy",
         "_closing",
-        "_draining",
         "_initial",
         "_members",
         "_presence",
@@ -238,9 +245,8 @@ class Subscription(Subscriber):
         self._initial = initial or {}
         self._presence = presence
         self._members: dict[str, Member] = {}
-        self._writer: asyncio.Task[None] | None = None
+        self._writer: asyncio.Task[None] | None = None  # running while something is queued or on its way
         self._closing: Message | None = None  # the close frame to send once the queue is empty
-        self._draining = False
         self._send: Send = websocket._send
         self._room: asyncio.Future[None] | None = None  # a handler's send waiting for room in the queue
         self._busy = False  # the writer is sending
@@ -258,7 +264,6 @@ class Subscription(Subscriber):
     async def __aenter__(self) -> Self:
         self._hub.attach(self)
         self.websocket._send = self._send_from_handler
-        self._writer = self._hub.spawn(f"writer of {self.id}", self._write())
         try:
             for channel, since in self._initial.items():
                 await self.subscribe(channel, since=since, presence=self._presence)
@@ -309,10 +314,10 @@ class Subscription(Subscriber):
             await self._hub.exit(channel, member)
 
     def push(self, message: Message) -> None:
-        """Send a channel frame at once, inside the fan-out, when the writer is idle (nothing queued, nothing on its
-        way) and the server takes the frame without waiting, as a plain loop over the subscribers would: no
-        wake-up, no task step, no future per message. Otherwise queue it for the writer, as before."""
-        if self._waiter is None or self._started is not None or self.closed:
+        """Send a channel frame at once, inside the fan-out, when no writer is running (nothing queued, nothing on
+        its way) and the server takes the frame without waiting, as a plain loop over the subscribers would: no
+        task, no wake-up, no future per message. Otherwise queue it for the writer."""
+        if self._writer is not None or self.closed:
             super().push(message)
             return
         sending = self._send(message)
@@ -329,10 +334,14 @@ class Subscription(Subscriber):
             if not isinstance(exc, _GONE):  # a client that went away is no error: the handler's receive() says so
                 logger.error("sending to %s failed; its frames are no longer sent", self.id, exc_info=exc)
             self.closed = True
-            self._wake()
             return
         self._started = (send, waiting, message)
         self._wake()
+
+    def _wake(self) -> None:
+        """Start the writer, unless it is running (it sends whatever is queued before it ends)."""
+        if self._writer is None and not self.aborted:
+            self._writer = self._hub.spawn(f"writer of {self.id}", self._write())
 
     async def _send_from_handler(self, message: Message) -> None:
         """The WebSocket's `send` while subscribed: queue the frame behind what is queued, waiting for room."""
@@ -349,15 +358,18 @@ class Subscription(Subscriber):
             self.closed = True  # nothing more is queued; the writer sends the close after the rest
             self._wake()
             return
-        queue = self._queue
+        queue = self._open_queue()
         queue.append(message)
         self._bytes += _size(message)
         self._wake()
-        while not self.closed and (len(queue) > self._limit or self._bytes > self._byte_limit):
+        while not self.closed and self._queue is not None and self._over_limit(self._queue):
             room = self._room = asyncio.get_running_loop().create_future()
             await room
         if self.aborted:
             raise WebSocketDisconnect(CLOSE_SEND_TIMEOUT, "send timed out")
+
+    def _over_limit(self, queue: deque[Message]) -> bool:
+        return len(queue) > self._limit or self._bytes > self._byte_limit
 
     def _make_room(self) -> None:
         room = self._room
@@ -367,46 +379,41 @@ class Subscription(Subscriber):
                 room.set_result(None)
 
     async def _write(self) -> None:
-        queue = self._queue
+        """Finish the send `push()` started, send what is queued (then the close, if one is due), and end."""
         send = self._send
+        failed = True
         try:
-            while True:
-                if self._started is not None:
-                    started, waiting, first = self._started
-                    self._busy = True
-                    await _finish(started, waiting)
-                    self._started = None
-                    self._progress += 1
-                    if self._probe is not None:
-                        self._sent(first)
-                    self._busy = False
-                if queue:
-                    self._busy = True
-                    while queue:
-                        message = queue.popleft()
-                        self._bytes -= _size(message)
-                        await send(message)
-                        self._progress += 1
-                        if self._probe is not None:
-                            self._sent(message)
-                        if self._room is not None:
-                            self._make_room()
-                    self._busy = False
-                if self._closing is not None:
-                    self._busy = True
-                    await send(self._closing)
-                    return
-                if self._draining:
-                    return
-                await self._wait()
+            self._busy = True
+            if self._started is not None:
+                started, waiting, first = self._started
+                await _finish(started, waiting)
+                self._started = None
+                self._progress += 1
+                if self._probe is not None:
+                    self._sent(first)
+            while (queue := self._queue) is not None and queue:
+                message = queue.popleft()
+                self._bytes -= _size(message)
+                await send(message)
+                self._progress += 1
+                if self._probe is not None:
+                    self._sent(message)
+                if self._room is not None:
+                    self._make_room()
+            self._emptied()
+            if self._closing is not None:
+                await send(self._closing)
+            failed = False
         except _GONE:
             pass  # the client went away; the handler learns it from its own receive()
         except Exception:
             logger.exception("writer of %s failed; its frames are no longer sent", self.id)
         finally:
             self._busy = False
-            self.closed = True
-            queue.clear()
+            self._writer = None
+            if failed or self._closing is not None:
+                self.closed = True
+                self._queue = None
             self._make_room()
 
     def _close_after_queue(self, code: int, reason: str) -> None:
@@ -420,7 +427,7 @@ class Subscription(Subscriber):
         # position it has and can resume from history. If it never reads again, the send watchdog aborts it.
         logger.info("closing slow consumer %s: send queue full (%d frames)", self.id, self.maxsize)
         self._hub.metrics.slow_consumer_closed()
-        self._queue.clear()  # (it stays in the channels' lists, closed, until it leaves: this runs inside a fan-out)
+        self._queue = None  # (it stays in the channels' lists, closed, until it leaves: this runs inside a fan-out)
         self._bytes = 0
         self._close_after_queue(CLOSE_SLOW_CONSUMER, "send queue full")
 
@@ -431,7 +438,7 @@ class Subscription(Subscriber):
 
     @property
     def done(self) -> bool:
-        return self._writer is None or self._writer.done()
+        return self._writer is None
 
     def stalled(self, now: float, limit: float) -> bool:
         if not self._busy:
@@ -450,7 +457,7 @@ class Subscription(Subscriber):
             return
         logger.info("aborting %s: %s", self.id, reason)
         self.aborted = self.closed = True
-        self._queue.clear()
+        self._queue = None
         self._hub.detach(self)
         self.websocket.application_state = WebSocketState.DISCONNECTED
         transport = _transport(self._send)
@@ -466,17 +473,14 @@ class Subscription(Subscriber):
                 await self.unsubscribe(channel)
             except Exception:
                 logger.warning("leaving %r failed for %s", channel, self.id, exc_info=True)
+        self.closed = True
         writer = self._writer
-        if writer is not None and not writer.done():
+        if writer is not None:
             # Send what the handler queued last (a goodbye, a close): bounded by the watchdog's send timeout.
-            self._draining = True
-            self.closed = True
-            self._wake()
             _, late = await asyncio.wait([writer], timeout=self._hub.send_timeout + 1)
             if late:  # the watchdog is not running (the hub stopped): abort here
                 self.abort("queued frames not sent at teardown")
                 await asyncio.wait([writer])
-        self.closed = True
         self.websocket._send = self._send
         self._hub.release(self)
 
@@ -529,8 +533,7 @@ class Listener(Subscriber):
         return self
 
     async def __anext__(self) -> dict[str, Any]:
-        queue = self._queue
-        while not queue:
+        while not (queue := self._queue):
             if self._failed:
                 raise SlowConsumer(f"listener on {self.channel!r} overflowed its queue of {self.maxsize}")
             if self.closed:
@@ -541,14 +544,14 @@ class Listener(Subscriber):
         if self._probe is not None:
             self._sent(message)
         if not queue:
-            self._limit, self._byte_limit = self.maxsize, self.max_bytes
+            self._emptied()
         frame: dict[str, Any] = json.loads(message["text"])
         return frame
 
     def _overflow(self) -> None:
         self._hub.metrics.slow_consumer_closed()
         self._failed = self.closed = True
-        self._queue.clear()
+        self._queue = None
         self._bytes = 0
         self._wake()
 
