@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import pytest
+from starlette.websockets import WebSocket
 
 from tests.channels.support import MakeBackend
-from wsapi.channels import Channels, InvalidChannel, Listener, Position, SlowConsumer
+from wsapi.channels import Channels, InvalidChannel, Listener, MemoryBackend, Position, SlowConsumer
 
 pytestmark = pytest.mark.anyio
 
@@ -204,3 +206,43 @@ async def test_a_listener_iterated_outside_its_block_says_how_to_use_it(hub: Cha
     with pytest.raises(RuntimeError, match=r"async with hub.listen"):
         async for _ in hub.listen("room"):
             pass
+
+
+async def test_drop_oldest_drops_channel_frames_never_the_handlers_own() -> None:
+    sent: list[dict[str, Any]] = []
+    stalled = asyncio.Event()  # the client's socket is full until this is set
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "websocket.send":
+            await stalled.wait()
+        sent.append(message)
+
+    connected = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal connected
+        if not connected:
+            connected = True
+            return {"type": "websocket.connect"}
+        await asyncio.Event().wait()
+        raise AssertionError("never")
+
+    websocket = WebSocket({"type": "websocket", "path": "/", "headers": []}, receive, send)
+    await websocket.accept()
+    async with (
+        Channels(MemoryBackend()) as hub,
+        hub.subscribe(websocket, "room", queue_size=3, on_full="drop_oldest") as subscription,
+    ):
+        own = [asyncio.create_task(websocket.send_text(f"own {n}")) for n in range(2)]
+        for n in range(20):
+            await hub.publish("room", n)
+            await asyncio.sleep(0)
+        stalled.set()
+        await asyncio.wait_for(asyncio.gather(*own), 5)
+        while subscription._writer is not None:
+            await asyncio.sleep(0.01)
+    texts = [m["text"] for m in sent if m["type"] == "websocket.send"]
+    assert [t for t in texts if t.startswith("own")] == ["own 0", "own 1"]
+    offsets = [json.loads(t)["offset"] for t in texts if not t.startswith("own")]
+    assert offsets[-1] == 20 and offsets == sorted(offsets)  # the newest channel frames, in order
+    assert subscription.dropped == 20 - len(offsets) + 1  # + the `subscribed` frame queued first

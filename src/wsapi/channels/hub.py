@@ -623,8 +623,8 @@ def _takes_action(hook: Callable[..., Any]) -> bool:
     return len(positional) >= 3 or any(p.kind is p.VAR_POSITIONAL for p in parameters)
 
 
-def get_channels(connection: HTTPConnection) -> Channels:
-    """The app's hub, as a dependency: `hub: Channels = Depends(get_channels)`."""
+async def get_channels(connection: HTTPConnection) -> Channels:
+    """The app's hub, as a dependency: `hub: Channels = Depends(get_channels)` (async: no thread hop per handshake)."""
     hub = getattr(connection.app, "channels", None)
     if not isinstance(hub, Channels):
         raise RuntimeError("this app has no channels hub: create it with WsAPI(channels=Channels(...))")

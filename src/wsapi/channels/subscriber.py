@@ -3,8 +3,8 @@
 A subscriber's queue holds ASGI send events, shared between every connection they go to. It is bounded in frames
 and in bytes (characters of text frames). When it is full, the policy decides: "close" (the default) ends the
 subscriber (a WebSocket is closed with 1013, a `Listener` raises `SlowConsumer`), so nothing is lost silently;
-"drop_oldest" drops the oldest queued frame, which the client sees as a gap in the offsets and can fill by resuming
-from history.
+"drop_oldest" drops the oldest queued channel frame (never one of the handler's own, below), which the client sees
+as a gap in the offsets and can fill by resuming from history.
 
 A subscribed WebSocket has one sender: while subscribed, the handler's own sends (`send_text`, `send_json`, typed
 replies and error frames, `close`) go through the same queue and writer as the channel frames, in the order they were
@@ -117,13 +117,21 @@ class Subscriber:
             if self.on_full == "close":
                 self._overflow()
                 return
-            while queue and (len(queue) >= self._limit or self._bytes + size > self._byte_limit):
-                self._bytes -= _size(queue.popleft())
+            while len(queue) >= self._limit or self._bytes + size > self._byte_limit:
+                index = self._oldest_droppable(queue)
+                if index is None:
+                    break
+                self._bytes -= _size(queue[index])
+                del queue[index]
                 self.dropped += 1
                 self._hub.metrics.dropped()
         queue.append(message)
         self._bytes += size
         self._wake()
+
+    def _oldest_droppable(self, queue: deque[Message]) -> int | None:
+        """Where the oldest frame that may be dropped is in `queue`, or None."""
+        return 0 if queue else None
 
     def push_backlog(self, messages: list[Message]) -> None:
         """Queue a replay in full, counted in the queue's frames and bytes: the limits grow by the replay's size
@@ -219,6 +227,7 @@ class Subscription(Subscriber):
         "_closing",
         "_initial",
         "_members",
+        "_own",
         "_presence",
         "_progress",
         "_room",
@@ -249,6 +258,7 @@ class Subscription(Subscriber):
         self._closing: Message | None = None  # the close frame to send once the queue is empty
         self._send: Send = websocket._send
         self._room: asyncio.Future[None] | None = None  # a handler's send waiting for room in the queue
+        self._own: set[int] = set()  # ids of the handler's frames in the queue: "drop_oldest" never drops them
         self._busy = False  # the writer is sending
         self._progress = 0  # frames sent
         self._seen: tuple[int, float] | None = None  # the watchdog's last look: (frames sent, when)
@@ -360,6 +370,7 @@ class Subscription(Subscriber):
             return
         queue = self._open_queue()
         queue.append(message)
+        self._own.add(id(message))
         self._bytes += _size(message)
         self._wake()
         while not self.closed and self._queue is not None and self._over_limit(self._queue):
@@ -367,6 +378,10 @@ class Subscription(Subscriber):
             await room
         if self.aborted:
             raise WebSocketDisconnect(CLOSE_SEND_TIMEOUT, "send timed out")
+
+    def _oldest_droppable(self, queue: deque[Message]) -> int | None:
+        own = self._own
+        return next((index for index, message in enumerate(queue) if id(message) not in own), None)
 
     def _over_limit(self, queue: deque[Message]) -> bool:
         return len(queue) > self._limit or self._bytes > self._byte_limit
@@ -394,6 +409,8 @@ class Subscription(Subscriber):
             while (queue := self._queue) is not None and queue:
                 message = queue.popleft()
                 self._bytes -= _size(message)
+                if self._own:
+                    self._own.discard(id(message))
                 await send(message)
                 self._progress += 1
                 if self._probe is not None:
@@ -414,6 +431,7 @@ class Subscription(Subscriber):
             if failed or self._closing is not None:
                 self.closed = True
                 self._queue = None
+                self._own.clear()
             self._make_room()
 
     def _close_after_queue(self, code: int, reason: str) -> None:
@@ -428,6 +446,7 @@ class Subscription(Subscriber):
         logger.info("closing slow consumer %s: send queue full (%d frames)", self.id, self.maxsize)
         self._hub.metrics.slow_consumer_closed()
         self._queue = None  # (it stays in the channels' lists, closed, until it leaves: this runs inside a fan-out)
+        self._own.clear()
         self._bytes = 0
         self._close_after_queue(CLOSE_SLOW_CONSUMER, "send queue full")
 
@@ -458,6 +477,7 @@ class Subscription(Subscriber):
         logger.info("aborting %s: %s", self.id, reason)
         self.aborted = self.closed = True
         self._queue = None
+        self._own.clear()
         self._hub.detach(self)
         self.websocket.application_state = WebSocketState.DISCONNECTED
         transport = _transport(self._send)
