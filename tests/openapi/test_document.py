@@ -313,3 +313,29 @@ def test_every_example_apps_document_is_valid(openapi_validator: jsonschema.Draf
     for app in apps:
         document = TestClient(app).get("/openapi.json").json()
         assert openapi_errors(openapi_validator, document) == []
+
+
+def test_parameters_are_listed_path_query_header_cookie_each_in_declaration_order() -> None:
+    app = FastAPI()
+
+    def tracking(session: Annotated[str | None, Cookie()] = None, ref: str | None = None) -> None:
+        return None
+
+    @app.get("/items/{item_id}")
+    def read(
+        agent: Annotated[str | None, Header()] = None,
+        *,
+        tracked: Annotated[None, Depends(tracking)],
+        q: str | None = None,
+        item_id: int,
+    ) -> None:
+        return None
+
+    parameters = app.openapi()["paths"]["/items/{item_id}"]["get"]["parameters"]
+    assert [(p["in"], p["name"]) for p in parameters] == [
+        ("path", "item_id"),
+        ("query", "q"),
+        ("query", "ref"),
+        ("header", "agent"),
+        ("cookie", "session"),
+    ]

@@ -154,7 +154,8 @@ class Solver:
                 raw[f.name] = value
         validator: Any = dependant.validator  # checked by the caller
         try:
-            values.update(validator.validator.validate_python(raw))  # pydantic-core's, one frame less
+            # pydantic-core's, one frame less; `from_attributes` as FastAPI validates, so errors have its types
+            values.update(validator.validator.validate_python(raw, from_attributes=True))
         except ValidationError as exc:
             return [_relocate(error, dependant, self.whole_body) for error in exc.errors(include_url=False)]
         for f in missing:

@@ -177,7 +177,8 @@ class _Builder:
             key = (f.location, f.alias)
             if key not in by_key or f.required:  # a required declaration of a shared parameter wins
                 by_key[key] = parameter
-        return list(by_key.values())
+        # Grouped by location, each group in declaration order, as FastAPI lists them.
+        return sorted(by_key.values(), key=lambda parameter: PARAMETER_ORDER.index(parameter["in"]))
 
     def _field_schema(self, f: ParamField) -> Pending:
         extra: dict[str, Any] = {"title": f.param.field_info.title or f.alias.title().replace("_", " ")}
@@ -250,6 +251,9 @@ class _Builder:
             self.definitions["ValidationError"] = VALIDATION_ERROR
             self.definitions["HTTPValidationError"] = HTTP_VALIDATION_ERROR
         return responses
+
+
+PARAMETER_ORDER = ("path", "query", "header", "cookie")
 
 
 def _operation_id(route: APIRoute, method: str) -> str:
