@@ -192,6 +192,11 @@ class APIRoute(Route):
             getattr(f.param, "embed", False) for f in body_fields
         )
         self.body_fields = list({f.name: f for f in body_fields}.values())
+        if not self.whole_body and any(f.param.openapi_examples for f in self.body_fields):
+            raise TypeError(
+                f"{self.path}: openapi_examples describe a whole request body, and this route's body has the fields"
+                f" {', '.join(f.alias for f in self.body_fields)}: use examples=[...] on each field instead"
+            )
         self.read_body = body_reader(body_fields, strict_content_type=options.get("strict_content_type", True))
         # Pydantic writes the JSON itself when nothing else decides how the response is made.
         self.dumps_json = self.response_model is not None and self.response_class is JSONResponse

@@ -339,3 +339,32 @@ def test_parameters_are_listed_path_query_header_cookie_each_in_declaration_orde
         ("header", "agent"),
         ("cookie", "session"),
     ]
+
+
+def test_openapi_examples_go_to_the_parameter_and_the_body_media_type_not_the_schema(
+    openapi_validator: jsonschema.Draft202012Validator,
+) -> None:
+    app = FastAPI()
+    cheap = {"summary": "A cheap one", "value": {"name": "Pen", "price": 1.5}}
+    first = {"first": {"value": 1}}
+
+    @app.put("/items")
+    def update(
+        item: Annotated[Item, Body(openapi_examples={"cheap": cheap})],
+        page: Annotated[int, Query(openapi_examples=first)] = 1,
+    ) -> None:
+        return None
+
+    document = app.openapi()
+    operation = document["paths"]["/items"]["put"]
+    assert operation["parameters"][0]["examples"] == first
+    assert operation["requestBody"]["content"]["application/json"] == {
+        "schema": {"$ref": "#/components/schemas/Item"},
+        "examples": {"cheap": cheap},
+    }
+    assert openapi_errors(openapi_validator, document) == []
+    with pytest.raises(TypeError, match="openapi_examples describe a whole request body"):
+
+        @app.put("/pairs")
+        def pair(a: Annotated[Item, Body(openapi_examples={"cheap": cheap})], b: Item) -> None:
+            return None

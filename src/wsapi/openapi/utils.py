@@ -174,6 +174,8 @@ class _Builder:
                 parameter["description"] = info.description
             if info.deprecated:
                 parameter["deprecated"] = True
+            if f.param.openapi_examples:
+                parameter["examples"] = f.param.openapi_examples
             key = (f.location, f.alias)
             if key not in by_key or f.required:  # a required declaration of a shared parameter wins
                 by_key[key] = parameter
@@ -208,7 +210,10 @@ class _Builder:
             model = _body_model(f"Body_{route.unique_id}", fields)
             schema = self.schemas.add(("body", route.unique_id), TypeAdapter(model), "validation")
             required = any(f.required for f in fields)
-        body: dict[str, Any] = {"content": {media_type: {"schema": schema}}}
+        content: dict[str, Any] = {"schema": schema}
+        if route.whole_body and fields[0].param.openapi_examples:
+            content["examples"] = fields[0].param.openapi_examples
+        body: dict[str, Any] = {"content": {media_type: content}}
         if required:
             body["required"] = True
         return body
