@@ -69,7 +69,15 @@ def documented_app() -> WsAPI:
 
     @chat.on("leave")
     async def leave() -> None:
-        """Leave the room."""
+        """Leave the room.
+
+        Says **goodbye** with `ack`, see [the rooms](https://example.com/rooms):
+
+        - to everyone
+        - at once
+
+        <img src=x onerror="window.injected = true"> and [a script](javascript:window.injected=true) stay text.
+        """
 
     @chat.on("said")  # a client message with the same name as a server message
     async def echo(message: Said) -> None: ...
@@ -96,6 +104,13 @@ def documented_app() -> WsAPI:
 
     app.mount("/legacy", Router(routes=[WebSocketRoute("/ws", plain, name="legacy")]))
     return app
+
+
+@pytest.fixture(scope="module")
+def documented_server() -> Iterator[str]:
+    """`documented_app()` in a real uvicorn."""
+    with uvicorn_server("tests.asyncapi.conftest:documented_app", app_dir=ROOT, extra_args=("--factory",)) as port:
+        yield f"127.0.0.1:{port}"
 
 
 @pytest.fixture(scope="module")

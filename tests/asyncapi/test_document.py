@@ -207,7 +207,8 @@ def test_the_docs_page_is_served_with_the_apps_title() -> None:
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
     assert "<title>&lt;Chat &amp; co&gt; - WebSocket API</title>" in response.text
-    assert '{"url": "/proxy/asyncapi.json", "root": "/proxy", "links": {' in response.text
+    assert '{"url": "/proxy/asyncapi.json", "root": "/proxy"}' in response.text
+    assert '<a href="/proxy/docs">Swagger UI</a>' in response.text  # the links bar, under the prefix too
 
 
 def test_a_typed_route_documents_its_close_codes_after_the_connect_hooks_description(

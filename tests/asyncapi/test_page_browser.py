@@ -3,11 +3,14 @@
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
-from tests.browser import chromium, requires_chromium
+from tests.asyncapi.conftest import ROOT
+from tests.browser import chromium, overflowing, requires_chromium, serve_cdn_packages
+from tests.servers import uvicorn_server
 
 pytestmark = requires_chromium
 
@@ -19,8 +22,8 @@ def browser() -> Iterator[Browser]:
 
 
 @contextmanager
-def docs_page(browser: Browser, server: str) -> Iterator[Page]:
-    context = browser.new_context()
+def docs_page(browser: Browser, server: str, width: int = 1280) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": width, "height": 800})
     context.set_default_timeout(10_000)
     page = context.new_page()
     page.goto(f"http://{server}/asyncapi")
@@ -38,10 +41,21 @@ def log_entries(page: Page, kind: str) -> list[str]:
     return page.locator(f"#log li.{kind}").all_text_contents()
 
 
-def directions(section: Locator) -> dict[str, str]:
-    rows = section.locator("tr[data-message]")
-    names = rows.evaluate_all("rows => rows.map(r => r.dataset.message)")
-    return dict(zip(names, rows.locator("td.dir").all_text_contents(), strict=True))
+def listed(section: Locator) -> list[tuple[str, str]]:
+    """The messages of a route's section as listed: (name, who sends it), in order."""
+    return [
+        tuple(pair)
+        for pair in section.locator("article.message").evaluate_all(
+            "items => items.map(item => [item.dataset.message, item.closest('.direction').dataset.direction])"
+        )
+    ]
+
+
+def field(within: Locator, *path: str) -> Locator:
+    """The entry of a field tree at `path` (a field, then a field of its value, ...)."""
+    for name in path:
+        within = within.locator(f'li[data-field="{name}"]').first
+    return within
 
 
 def test_the_page_lists_the_routes_and_their_messages(page: Page) -> None:
@@ -49,15 +63,29 @@ def test_the_page_lists_the_routes_and_their_messages(page: Page) -> None:
     chat = page.locator('section.channel[data-channel="chat"]')
     expect(chat.locator("h2")).to_have_text("/chat")
     expect(chat).to_contain_text("Join the room under a name.")
-    expect(chat).to_contain_text("Handshake: query name")
-    assert directions(chat) == {
-        "say": "client → server",
-        "whois": "client → server",
-        "ack": "server → client",
-        "error": "server → client",
-        "whois.reply": "server → client",
-        "said": "server → client",
-    }
+    name = field(chat.locator("ul.handshake"), "name")
+    expect(name.locator(".field")).to_have_text("query name string required min length 1 max length 32")
+    expect(name.locator(".markdown")).to_have_text("Your name.")
+    assert listed(chat) == [
+        ("say", "client"),
+        ("whois", "client"),
+        ("ack", "server"),
+        ("error", "server"),
+        ("whois.reply", "server"),
+        ("said", "server"),
+    ]
+    # The payload as a tree of fields, the envelope's and those of its `data`.
+    say = chat.locator('article.message[data-message="say"]')
+    expect(field(say, "type").locator(".field")).to_have_text('type "say" required')
+    expect(field(say, "id").locator(".field")).to_have_text("id string | integer")
+    expect(field(say, "data").locator(".field").first).to_have_text("data Say required")
+    text = field(say, "data", "text")
+    expect(text.locator(".field")).to_have_text("text string required min length 1 max length 500")
+    expect(text.locator(".markdown")).to_have_text("What to say to the room.")
+    error = chat.locator('article.message[data-message="error"]')
+    expect(field(error, "data", "retry_after").locator(".field")).to_have_text("retry_after number | null default null")
+    # The console: the route's required query parameter as the placeholder, the client messages to send.
+    expect(page.locator("#query")).to_have_attribute("placeholder", "name=...")
     expect(page.locator("#message-type option")).to_have_text(["say", "whois"])
     assert json.loads(page.locator("#data").input_value()) == {"text": ""}  # a skeleton from the schema
 
@@ -113,10 +141,14 @@ def test_a_route_that_takes_the_hub_shows_the_channel_frames_and_receives_them(
     with docs_page(browser, channels_chat_server) as page:
         route = page.locator('section.channel[data-channel="websocket_endpoint"]')
         expect(route.locator("h2")).to_have_text("/ws/{client_id}")
-        expect(route).to_contain_text("Handshake: path client_id, query since")
-        assert directions(route) == dict.fromkeys(["subscribed", "message", "join", "leave"], "server → client")
-        subscribed = route.locator('tr[data-message="subscribed"]')
-        expect(subscribed).to_contain_text("The messages that follow on `channel` are those after position")
+        handshake = route.locator("ul.handshake > li .field")
+        expect(handshake).to_have_text(["path client_id string required", "query since string | null"])
+        expect(page.locator("#query")).to_have_attribute("placeholder", "optional: since=...")
+        assert listed(route) == [(name, "server") for name in ["subscribed", "message", "join", "leave"]]
+        subscribed = route.locator('article.message[data-message="subscribed"]')
+        # Markdown: `channel` is code.
+        expect(subscribed.locator(".summary code").first).to_have_text("channel")
+        expect(subscribed).to_contain_text("The messages that follow on channel are those after position")
         frames = route.locator("details.operation")
         expect(frames.locator("summary")).to_have_text("The frames of the channels the connection is subscribed to.")
         frames.locator("summary").click()
@@ -135,3 +167,77 @@ def test_a_route_that_takes_the_hub_shows_the_channel_frames_and_receives_them(
         message = next(frame for frame in received if frame["type"] == "message")
         assert message["data"] == "Client #7 says: hello"
         assert message["offset"] == first["offset"] + 1
+
+
+def test_descriptions_are_markdown_without_raw_html(browser: Browser, documented_server: str) -> None:
+    with docs_page(browser, documented_server) as page:
+        rooms = page.locator('section.channel[data-channel="rooms_room"]')
+        leave = rooms.locator('article.message[data-message="leave"] > .markdown')
+        expect(leave.locator("strong")).to_have_text("goodbye")
+        expect(leave.locator("code")).to_have_text("ack")
+        expect(leave.locator("li")).to_have_text(["to everyone", "at once"])
+        expect(leave.locator("a")).to_have_count(1)  # the javascript: link is not made a link
+        expect(leave.locator("a")).to_have_attribute("href", "https://example.com/rooms")
+        # Raw HTML is shown as the text it is, never run or made an element.
+        expect(leave).to_contain_text('<img src=x onerror="window.injected = true">')
+        expect(leave.locator("img")).to_have_count(0)
+        assert page.evaluate("window.injected") is None
+        expect(rooms.locator(".markdown code", has_text="error").first).to_be_visible()  # the close codes' text
+
+
+def test_a_client_and_a_server_message_of_one_name_are_listed_apart(browser: Browser, documented_server: str) -> None:
+    with docs_page(browser, documented_server) as page:
+        rooms = page.locator('section.channel[data-channel="rooms_room"]')
+        assert [entry for entry in listed(rooms) if entry[0] == "said"] == [("said", "client"), ("said", "server")]
+        server_said = rooms.locator('.direction[data-direction="server"] article[data-message="said"]')
+        expect(server_said.locator(".summary")).to_have_text("Someone said something.")
+        client_said = rooms.locator('.direction[data-direction="client"] article[data-message="said"]')
+        expect(client_said.locator(".summary")).to_have_count(0)
+        # The client's `said` can be sent from the console, once.
+        expect(page.locator("#message-type option")).to_have_text(["say", "leave", "said"])
+
+
+def test_the_console_placeholder_is_the_routes_own_query(browser: Browser, documented_server: str) -> None:
+    with docs_page(browser, documented_server) as page:
+        expect(page.locator("#query")).to_have_attribute("placeholder", "key=...")  # an API key in the query
+        page.select_option("#channel", "items")
+        expect(page.locator("#query")).to_have_attribute("placeholder", "optional: q=...")
+        page.select_option("#channel", "Counter")
+        expect(page.locator("#query")).to_have_attribute("placeholder", "(no query parameters)")
+
+
+@pytest.fixture(scope="module")
+def flagship_server() -> Iterator[str]:
+    """examples/chat, the flagship, one process with the memory backend."""
+    with pytest.MonkeyPatch.context() as env:
+        env.delenv("REDIS_URL", raising=False)
+        with uvicorn_server("main:app", app_dir=ROOT / "examples" / "chat") as port:
+            yield f"127.0.0.1:{port}"
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+@pytest.mark.parametrize("app", ["flagship", "documented"])
+def test_the_page_fits_a_phone_and_a_desktop(
+    browser: Browser, request: pytest.FixtureRequest, app: str, width: int, tmp_path: Path
+) -> None:
+    server = request.getfixturevalue(f"{app}_server")
+    context = browser.new_context(viewport={"width": width, "height": 800})
+    refused = serve_cdn_packages(context)
+    page = context.new_page()
+    page.goto(f"http://{server}/asyncapi")
+    try:
+        expect(page.locator("section.channel").first).to_be_visible()
+        for element in ["nav.wsapi-docs-links", "#title", "#console", "#query", "#connect", "#data", "#send"]:
+            expect(page.locator(element)).to_be_visible()
+        expect(page.locator("nav.wsapi-docs-links a")).to_have_text(["Swagger UI", "ReDoc", "AsyncAPI"])
+        for link in page.locator("nav.wsapi-docs-links a").all():
+            expect(link).to_be_visible()
+        expect(page.locator("article.message ul.fields").first).to_be_visible()
+        page.screenshot(path=tmp_path / f"asyncapi-{app}-{width}.png", full_page=True)
+        assert overflowing(page) == []
+        if width < 600:  # one column: the console below the routes, as wide as they are
+            routes, console = page.locator("#channels").bounding_box(), page.locator("#console").bounding_box()
+            assert routes and console and console["y"] >= routes["y"] + routes["height"]
+        assert refused == []  # the page needs nothing from off the machine
+    finally:
+        context.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from importlib import resources
 from typing import Any
 
@@ -12,8 +13,17 @@ from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Route
 
 from wsapi.asyncapi.document import absolute_urls
+from wsapi.openapi.docs import LINKS_STYLE, docs_links_html
 
-_PAGE = resources.files("wsapi.asyncapi").joinpath("page.html").read_text(encoding="utf-8")
+_FILES = resources.files("wsapi.asyncapi")
+# The page renders descriptions as markdown with markdown-it, vendored (vendor/, with its licence): no CDN.
+_PAGE = (
+    _FILES.joinpath("page.html")
+    .read_text(encoding="utf-8")
+    .replace("__MARKDOWN_IT__", _FILES.joinpath("vendor/markdown-it.umd.min.js").read_text(encoding="utf-8"))
+    .replace("__LINKS_STYLE__", LINKS_STYLE)
+)
+_SLOTS = re.compile(r"__(TITLE|LINKS|CONFIG)__")
 
 
 def asyncapi_routes(document_url: str, docs_url: str | None) -> list[Route]:
@@ -37,9 +47,14 @@ def _page_endpoint(document_url: str) -> Any:
         root_path = request.scope.get("root_path", "")
         docs = getattr(request.app, "docs", None)  # the app's docs pages, linked from this one
         links = docs.links(root_path.rstrip("/")) if docs is not None else {}
-        config = json.dumps({"url": root_path + document_url, "root": root_path, "links": links})
-        # `</` cannot end the script element the config sits in when written as `<\/`.
-        page = _PAGE.replace("__CONFIG__", config.replace("</", "<\\/"))
-        return HTMLResponse(page.replace("__TITLE__", html.escape(request.app.title)))
+        config = json.dumps({"url": root_path + document_url, "root": root_path})
+        slots = {
+            "TITLE": html.escape(request.app.title),
+            "LINKS": docs_links_html(request.app.title, links, "AsyncAPI"),
+            # `</` cannot end the script element the config sits in when written as `<\/`.
+            "CONFIG": config.replace("</", "<\\/"),
+        }
+        # One pass: a value is never searched for the others' slots.
+        return HTMLResponse(_SLOTS.sub(lambda slot: slots[slot.group(1)], _PAGE))
 
     return asyncapi_page

@@ -28,7 +28,7 @@ SWAGGER_UI_DEFAULT_PARAMETERS: dict[str, Any] = {
     "showCommonExtensions": True,
 }
 
-_STYLE = """
+LINKS_STYLE = """
   body { margin: 0; }
   .wsapi-docs-links { display: flex; flex-wrap: wrap; gap: 4px 16px; align-items: center; padding: 8px 16px;
     background: #1b1f24; font: 14px/1.4 system-ui, sans-serif; }
@@ -44,7 +44,8 @@ def _json(value: Any) -> str:
 
 
 def docs_links_html(title: str, links: dict[str, str] | None, current: str) -> str:
-    """A bar naming the app and linking its docs pages; `current` is the label of the page it sits on."""
+    """A bar naming the app and linking its docs pages (styled by `LINKS_STYLE`); `current` is the label of the page
+    it sits on."""
     if not links:
         return ""
     items = "".join(
@@ -79,7 +80,7 @@ def get_swagger_ui_html(
 <title>{html.escape(title)}</title>
 <link type="text/css" rel="stylesheet" href="{html.escape(swagger_css_url)}">
 {favicon}
-<style>{_STYLE}</style>
+<style>{LINKS_STYLE}</style>
 </head>
 <body>
 {docs_links_html(title, links, "Swagger UI")}
@@ -117,7 +118,7 @@ def get_redoc_html(
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{html.escape(title)}</title>
 {head}
-<style>{_STYLE}</style>
+<style>{LINKS_STYLE}</style>
 </head>
 <body>
 {docs_links_html(title, links, "ReDoc")}
