@@ -220,7 +220,13 @@ class APIRoute(Route):
             result: Any = _SWALLOWED
             async with AsyncExitStack() as function_stack:
                 solver = Solver(
-                    request, stack, _overrides(scope), body, function_stack=function_stack, whole_body=self.whole_body
+                    request,
+                    stack,
+                    _overrides(scope),
+                    body,
+                    function_stack=function_stack,
+                    whole_body=self.whole_body,
+                    calls_past_errors=True,
                 )
                 values, errors = await solver.solve(self.dependant)
                 if errors:
