@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field, computed_field
 
 from tests.openapi.conftest import openapi_errors
 from tests.servers import ROOT
-from wsapi import APIRouter, Body, Cookie, Depends, FastAPI, File, Form, Header, Query, Security, UploadFile
+from wsapi import APIRouter, Body, Cookie, Depends, FastAPI, File, Form, Header, Query, Security, UploadFile, WsAPI
 from wsapi import Path as PathParam
 from wsapi.responses import HTMLResponse, RedirectResponse
 from wsapi.security import APIKeyHeader, HTTPBasic, OAuth2PasswordBearer
@@ -308,7 +308,7 @@ EXAMPLES = sorted(p for p in (ROOT / "examples").rglob("*.py") if "static" not i
 @pytest.mark.parametrize("path", EXAMPLES, ids=[str(p.relative_to(ROOT / "examples")) for p in EXAMPLES])
 def test_every_example_apps_document_is_valid(openapi_validator: jsonschema.Draft202012Validator, path: Path) -> None:
     module = load_example(path)
-    apps = [value for value in vars(module).values() if isinstance(value, FastAPI)]
+    apps = [value for value in vars(module).values() if isinstance(value, WsAPI)]
     assert apps, f"{path} defines no app"
     for app in apps:
         document = TestClient(app).get("/openapi.json").json()
