@@ -8,7 +8,7 @@ import pytest
 from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from wsapi import FastAPI, HTTPException, Request, WebSocket, WebSocketDisconnect
+from wsapi import FastAPI, HTTPException, Request, WebSocket, WebSocketDisconnect, WsAPI
 from wsapi.testclient import TestClient
 
 
@@ -90,3 +90,12 @@ def test_validation_refusal_logs_the_full_errors(caplog: pytest.LogCaptureFixtur
 
 def test_debug_flag_is_kept() -> None:
     assert FastAPI(debug=True).debug is True
+
+
+def test_the_fastapi_name_keeps_fastapis_default_title() -> None:
+    assert issubclass(FastAPI, WsAPI)
+    assert FastAPI().title == "FastAPI"
+    assert WsAPI().title == "wsapi"
+    assert FastAPI(title="Shop").title == "Shop"
+    document = TestClient(FastAPI()).get("/openapi.json").json()
+    assert document["info"]["title"] == "FastAPI"

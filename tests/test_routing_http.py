@@ -5,6 +5,7 @@ from typing import Annotated, Any
 import pytest
 
 from wsapi import APIRouter, BackgroundTasks, Depends, FastAPI, Header, HTTPException, Response
+from wsapi.exceptions import WsAPIError
 from wsapi.responses import HTMLResponse, PlainTextResponse
 from wsapi.testclient import TestClient
 
@@ -79,16 +80,21 @@ def test_on_event_handlers_run_around_the_lifespan() -> None:
 
     app = FastAPI(lifespan=lifespan, on_startup=[lambda: events.append("init startup")])
 
-    @app.on_event("startup")
-    async def startup() -> None:
-        events.append("startup")
+    with pytest.warns(DeprecationWarning, match="lifespan"):
 
-    @app.on_event("shutdown")
-    def shutdown() -> None:
-        events.append("shutdown")
+        @app.on_event("startup")
+        async def startup() -> None:
+            events.append("startup")
+
+    with pytest.warns(DeprecationWarning, match="lifespan"):
+
+        @app.on_event("shutdown")
+        def shutdown() -> None:
+            events.append("shutdown")
 
     router = APIRouter()
-    router.add_event_handler("startup", lambda: events.append("router startup"))
+    with pytest.warns(DeprecationWarning, match="lifespan"):
+        router.on_event("startup")(lambda: events.append("router startup"))
     app.include_router(router)
 
     with TestClient(app):
@@ -189,3 +195,27 @@ def test_options_wsapi_does_not_implement_are_refused_when_the_route_is_created(
         app.include_router(APIRouter(), callbacks=callback_router.routes)
     with pytest.raises(TypeError, match="unexpected keyword argument 'response_modle'"):
         app.get("/typo", response_modle=dict)  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize("scope", ["request", "function"])
+def test_a_yield_dependency_that_swallows_the_endpoints_exception_is_an_error_not_a_silent_empty_reply(
+    scope: str,
+) -> None:
+    app = FastAPI()
+    caught: list[str] = []
+
+    def session() -> Any:
+        try:
+            yield "s"
+        except ValueError as exc:
+            caught.append(str(exc))  # and no `raise`: the endpoint's failure is lost
+
+    @app.get("/boom")
+    def boom(s: Annotated[str, Depends(session, scope=scope)]) -> str:  # type: ignore[arg-type]
+        raise ValueError("boom")
+
+    with pytest.raises(WsAPIError, match="dependency with yield caught it"):
+        TestClient(app).get("/boom")
+    assert caught == ["boom"]
+    response = TestClient(app, raise_server_exceptions=False).get("/boom")
+    assert (response.status_code, response.text) == (500, "Internal Server Error")

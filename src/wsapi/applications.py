@@ -11,6 +11,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, ExceptionHandler, Lifespan, Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect
+from typing_extensions import deprecated
 
 from wsapi.asyncapi import build_document
 from wsapi.asyncapi.endpoints import asyncapi_routes
@@ -25,6 +26,7 @@ from wsapi.origins import OriginPolicy
 from wsapi.params import Dependency
 from wsapi.redaction import install_redaction
 from wsapi.routing import (
+    ON_EVENT_DEPRECATED,
     APIRoute,
     APIRouter,
     DecoratedCallable,
@@ -32,6 +34,7 @@ from wsapi.routing import (
     MethodOptions,
     RouteOptions,
     WebSocketOptions,
+    event_decorator,
     route_origin_policies,
 )
 
@@ -40,16 +43,17 @@ if TYPE_CHECKING:
 
 
 class WsAPI(Starlette):
-    """The wsapi application. `FastAPI` is exported as an alias, so that ported code needs only its imports changed."""
+    """The wsapi application. `FastAPI` is exported too, so that ported code needs only its imports changed."""
 
     router: APIRouter
+    default_title = "wsapi"
 
     def __init__(
         self,
         *,
         debug: bool = False,
         routes: Sequence[BaseRoute] | None = None,
-        title: str = "wsapi",
+        title: str | None = None,
         summary: str | None = None,
         description: str = "",
         version: str = "0.1.0",
@@ -106,7 +110,7 @@ class WsAPI(Starlette):
             generate_unique_id_function=generate_unique_id_function,
             strict_content_type=strict_content_type,
         )
-        self.title = title
+        self.title = self.default_title if title is None else title
         self.summary = summary
         self.version = version
         self.description = description
@@ -261,10 +265,11 @@ class WsAPI(Starlette):
     def add_event_handler(self, event_type: str, func: Callable[[], Any]) -> None:
         self.router.add_event_handler(event_type, func)
 
+    @deprecated(ON_EVENT_DEPRECATED)
     def on_event(self, event_type: str) -> Callable[[DecoratedCallable], DecoratedCallable]:
-        """`@app.on_event("startup")` / `("shutdown")`: deprecated in FastAPI in favour of `lifespan`, still
+        """`@app.on_event("startup")` / `("shutdown")`: deprecated, as in FastAPI, in favour of `lifespan`; still
         supported; handlers run around the lifespan (startup handlers first, shutdown handlers last)."""
-        return self.router.on_event(event_type)
+        return event_decorator(self.router.add_event_handler, event_type)
 
     # Route registration goes through the app's router, so app-level dependencies apply to every route.
 
@@ -329,6 +334,11 @@ class WsAPI(Starlette):
         self.router.include_router(router, **options)
 
 
-FastAPI = WsAPI
+class FastAPI(WsAPI):
+    """`WsAPI` under FastAPI's name, for ported code: the same application with FastAPI's default title, so that a
+    ported app's OpenAPI document and docs pages are the ones its tests expect."""
+
+    default_title = "FastAPI"
+
 
 __all__ = ["FastAPI", "JSONResponse", "Response", "WsAPI"]

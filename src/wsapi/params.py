@@ -6,7 +6,7 @@ just as in FastAPI; the objects they build are the `Param` subclasses below.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, Literal, TypedDict, Unpack, get_args
 
 from pydantic import Field
@@ -24,18 +24,33 @@ class FieldOptions(TypedDict, total=False):
     title: str
     description: str
     examples: list[Any]
+    openapi_examples: dict[str, dict[str, Any]]
     deprecated: bool | str
     gt: float
     ge: float
     lt: float
     le: float
     multiple_of: float
+    allow_inf_nan: bool
+    max_digits: int
+    decimal_places: int
     min_length: int
     max_length: int
     pattern: str
+    discriminator: str
     strict: bool
     include_in_schema: bool
     json_schema_extra: dict[str, Any]
+
+
+# FastAPI options with no equivalent here, and what to write instead.
+REFUSED_OPTIONS = {
+    "regex": "pattern=",
+    "example": "examples=[...]",
+    "validation_alias": "alias=",
+    "serialization_alias": "alias=",
+    "alias_priority": "alias=",
+}
 
 
 class Param:
@@ -44,10 +59,12 @@ class Param:
     location: ClassVar[Location]
 
     def __init__(self, default: Any = ..., **options: Unpack[FieldOptions]) -> None:
+        _check_options(type(self).__name__.removesuffix("Param"), options)
         self.default = default
         self.default_factory = options.pop("default_factory", None)
         self.alias = options.pop("alias", None)
         self.include_in_schema = options.pop("include_in_schema", True)
+        self.openapi_examples = options.pop("openapi_examples", None)  # OpenAPI's named examples, not the schema's
         # The FieldInfo carries constraints and docs only: defaults and aliases are handled by the engine,
         # so the same FieldInfo can sit inside the per-dependant TypedDict that pydantic validates.
         self.field_info: FieldInfo = Field(**options)  # type: ignore[call-overload]
@@ -58,6 +75,17 @@ class Param:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.default!r})"
+
+
+def _check_options(marker: str, options: Mapping[str, Any]) -> None:
+    """Refuse what pydantic's `Field` would otherwise keep as schema extras: a misspelt or unsupported option."""
+    unknown = sorted(set(options) - FieldOptions.__optional_keys__)
+    if unknown:
+        hints = [f"{name} (use {REFUSED_OPTIONS[name]})" for name in unknown if name in REFUSED_OPTIONS]
+        raise TypeError(
+            f"{marker}() got options wsapi does not support: {', '.join(unknown)}"
+            + (f"; {', '.join(hints)}" if hints else "")
+        )
 
 
 class PathParam(Param):

@@ -18,7 +18,7 @@ from pydantic import PydanticSchemaGenerationError, TypeAdapter, ValidationError
 from starlette.responses import Response
 
 from wsapi.encoders import IncEx
-from wsapi.exceptions import ResponseValidationError
+from wsapi.exceptions import ResponseValidationError, WsAPIError
 
 
 class _Unset:
@@ -50,7 +50,7 @@ class ResponseModel:
         try:
             self.adapter: TypeAdapter[Any] = TypeAdapter(annotation)
         except PydanticSchemaGenerationError as exc:
-            raise TypeError(
+            raise WsAPIError(
                 f"{endpoint_name}: the response model {annotation!r} is not a type pydantic can validate; "
                 "declare a pydantic-compatible response_model=..., or response_model=None to send the result as is"
             ) from exc

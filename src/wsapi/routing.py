@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, Router, WebSocketRoute, compile_path
 from starlette.types import ASGIApp, Lifespan, Receive, Scope, Send
 from starlette.websockets import WebSocketClose, WebSocketDisconnect, WebSocketState
+from typing_extensions import deprecated
 
 from wsapi.concurrency import CallKind, is_async_callable
 from wsapi.connections import CONNECTION_KEY, Connection
@@ -30,6 +31,7 @@ from wsapi.exceptions import (
     RequestValidationError,
     ResponseValidationError,
     WebSocketRequestValidationError,
+    WsAPIError,
     endpoint_context,
     handle_websocket_error,
 )
@@ -51,6 +53,26 @@ async def _call_event_handler(handler: Callable[[], Any]) -> None:
         await handler()
     else:
         handler()
+
+
+ON_EVENT_DEPRECATED = "on_event() is deprecated, as in FastAPI: pass a lifespan handler (`lifespan=`) instead"
+
+
+def event_decorator(
+    add: Callable[[str, Callable[[], Any]], None], event_type: str
+) -> Callable[[DecoratedCallable], DecoratedCallable]:
+    def decorator(func: DecoratedCallable) -> DecoratedCallable:
+        add(event_type, func)
+        return func
+
+    return decorator
+
+
+_SWALLOWED: Any = object()  # the endpoint's result, until it returns one
+SWALLOWED_MESSAGE = (
+    "no response was sent: the endpoint was raising an exception and a dependency with yield caught it without"
+    " raising it again (an `except` around a yield-dependency's `yield` must end with `raise`)"
+)
 
 
 def _overrides(scope: Scope) -> Overrides | None:
@@ -170,6 +192,11 @@ class APIRoute(Route):
             getattr(f.param, "embed", False) for f in body_fields
         )
         self.body_fields = list({f.name: f for f in body_fields}.values())
+        if not self.whole_body and any(f.param.openapi_examples for f in self.body_fields):
+            raise TypeError(
+                f"{self.path}: openapi_examples describe a whole request body, and this route's body has the fields"
+                f" {', '.join(f.alias for f in self.body_fields)}: use examples=[...] on each field instead"
+            )
         self.read_body = body_reader(body_fields, strict_content_type=options.get("strict_content_type", True))
         # Pydantic writes the JSON itself when nothing else decides how the response is made.
         self.dumps_json = self.response_model is not None and self.response_class is JSONResponse
@@ -187,11 +214,19 @@ class APIRoute(Route):
         scope = request.scope
         # Yield-dependencies of scope "function" are torn down when the endpoint returns, the others after the
         # response has been sent.
+        responded = False
         async with AsyncExitStack() as stack:
             body = NO_BODY if self.read_body is None else await self.read_body(request, stack)
+            result: Any = _SWALLOWED
             async with AsyncExitStack() as function_stack:
                 solver = Solver(
-                    request, stack, _overrides(scope), body, function_stack=function_stack, whole_body=self.whole_body
+                    request,
+                    stack,
+                    _overrides(scope),
+                    body,
+                    function_stack=function_stack,
+                    whole_body=self.whole_body,
+                    calls_past_errors=True,
                 )
                 values, errors = await solver.solve(self.dependant)
                 if errors:
@@ -199,6 +234,8 @@ class APIRoute(Route):
                         errors, body=None if body is NO_BODY else body, endpoint_ctx=self.endpoint_context(request)
                     )
                 result = await solver.call(self.dependant, values)
+            if result is _SWALLOWED:
+                raise WsAPIError(SWALLOWED_MESSAGE)
             if isinstance(result, Response):
                 response = result
             else:
@@ -210,6 +247,9 @@ class APIRoute(Route):
             if solver.background is not None and response.background is None:
                 response.background = solver.background
             await response(scope, request.receive, send)
+            responded = True
+        if not responded:
+            raise WsAPIError(SWALLOWED_MESSAGE)
 
     def endpoint_context(self, request: Request) -> EndpointContext:
         return endpoint_context(self.endpoint, f"{request.method} {request.scope.get('root_path', '')}{self.path}")
@@ -459,14 +499,10 @@ class APIRouter(Router):
         else:
             raise ValueError(f"unknown event {event_type!r}: it is 'startup' or 'shutdown'")
 
+    @deprecated(ON_EVENT_DEPRECATED)
     def on_event(self, event_type: str) -> Callable[[DecoratedCallable], DecoratedCallable]:
-        """`@app.on_event("startup")`: deprecated in FastAPI in favour of `lifespan`, still supported."""
-
-        def decorator(func: DecoratedCallable) -> DecoratedCallable:
-            self.add_event_handler(event_type, func)
-            return func
-
-        return decorator
+        """`@router.on_event("startup")`: deprecated, as in FastAPI, in favour of `lifespan`; still supported."""
+        return event_decorator(self.add_event_handler, event_type)
 
     async def not_found(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket" and "websocket.http.response" in scope.get("extensions", {}):

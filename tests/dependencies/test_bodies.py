@@ -67,7 +67,16 @@ def test_json_body_is_read_by_content_type(client: TestClient) -> None:
     # Not JSON by its content type: validated as the raw bytes it is, so the model refuses it.
     as_text = client.post("/items", content=b'{"name": "Foo", "price": 1.5}', headers={"content-type": "text/plain"})
     assert as_text.status_code == 422
-    assert as_text.json()["detail"][0]["loc"] == ["body"]
+    assert as_text.json()["detail"] == [
+        {
+            "type": "model_attributes_type",
+            "loc": ["body"],
+            "msg": "Input should be a valid dictionary or object to extract fields from",
+            "input": '{"name": "Foo", "price": 1.5}',
+        }
+    ]
+    not_utf8 = client.post("/items", content=b'{"name": "\xff"}', headers={"content-type": "application/json"})
+    assert (not_utf8.status_code, not_utf8.json()) == (400, {"detail": "There was an error parsing the body"})
     assert client.post("/items", content=b"{", headers={"content-type": "application/json"}).json() == {
         "detail": [
             {

@@ -1,5 +1,6 @@
 """Path, Query, Header and Cookie parameters on WebSocket and HTTP routes: extraction, conversion, validation."""
 
+from decimal import Decimal
 from typing import Annotated, Any
 
 import httpx2
@@ -179,3 +180,28 @@ def test_sync_websocket_endpoint_is_an_error_at_route_creation() -> None:
 
     with pytest.raises(TypeError, match="must be an async function"):
         FastAPI().add_api_websocket_route("/ws", endpoint)
+
+
+def test_a_misspelt_or_unsupported_marker_option_is_refused_not_kept_as_a_schema_extra() -> None:
+    with pytest.raises(TypeError, match=r"Query\(\) got options wsapi does not support: max_lenght"):
+        Query(max_lenght=3)  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match=r"regex \(use pattern=\)"):
+        Path(regex="^a")  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match=r"validation_alias \(use alias=\)"):
+        Header(validation_alias="x-key")  # type: ignore[call-arg]
+
+
+def test_pydantic_number_options_constrain_parameters() -> None:
+    app = FastAPI()
+
+    @app.get("/price")
+    def price(p: Annotated[Decimal, Query(max_digits=4, decimal_places=2, allow_inf_nan=False)]) -> str:
+        return str(p)
+
+    client = TestClient(app)
+    assert client.get("/price?p=12.34").json() == "12.34"
+    assert [client.get(f"/price?p={p}").json()["detail"][0]["type"] for p in ("1.234", "123.4", "NaN")] == [
+        "decimal_max_places",
+        "decimal_whole_digits",
+        "finite_number",
+    ]

@@ -5,7 +5,7 @@ from typing import Annotated
 
 import pytest
 
-from wsapi import Depends, FastAPI, MessageRouter, Security, SecurityScopes, WebSocket
+from wsapi import Depends, FastAPI, Header, HTTPException, MessageRouter, Security, SecurityScopes, WebSocket
 from wsapi.responses import StreamingResponse
 from wsapi.testclient import TestClient
 
@@ -158,3 +158,39 @@ def test_a_dependency_that_reads_its_scopes_is_called_once_per_set_of_scopes() -
     with TestClient(app).websocket_connect("/ws") as ws:
         assert ws.receive_json() == [["read"], [], ["read", "admin"], ["read"]]
     assert calls == [["read"], [], ["read", "admin"]]
+
+
+def test_on_http_a_valid_dependency_still_runs_after_another_failed_so_authentication_answers_first() -> None:
+    called: list[str] = []
+
+    def query_token(token: str) -> str:
+        called.append("query_token")
+        return token
+
+    def key(x_key: Annotated[str, Header()]) -> None:
+        called.append("key")
+        if x_key != "secret":
+            raise HTTPException(401, "Bad key")
+
+    def needs_token(token: Annotated[str, Depends(query_token)]) -> None:
+        called.append("needs_token")  # never: what it depends on failed
+
+    app = FastAPI(dependencies=[Depends(query_token)])
+
+    @app.get("/items", dependencies=[Depends(key), Depends(needs_token)])
+    def items() -> str:
+        called.append("endpoint")
+        return "ok"
+
+    client = TestClient(app)
+    unauthenticated = client.get("/items", headers={"x-key": "wrong"})
+    assert (unauthenticated.status_code, unauthenticated.json()) == (401, {"detail": "Bad key"})
+    assert called == ["key"]
+    called.clear()
+    invalid = client.get("/items", headers={"x-key": "secret"})
+    assert invalid.status_code == 422
+    assert {tuple(e["loc"]) for e in invalid.json()["detail"]} == {("query", "token")}
+    assert called == ["key"]
+    called.clear()
+    assert client.get("/items?token=t", headers={"x-key": "secret"}).json() == "ok"
+    assert called == ["query_token", "key", "needs_token", "endpoint"]

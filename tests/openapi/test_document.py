@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field, computed_field
 
 from tests.openapi.conftest import openapi_errors
 from tests.servers import ROOT
-from wsapi import APIRouter, Body, Cookie, Depends, FastAPI, File, Form, Header, Query, Security, UploadFile
+from wsapi import APIRouter, Body, Cookie, Depends, FastAPI, File, Form, Header, Query, Security, UploadFile, WsAPI
 from wsapi import Path as PathParam
 from wsapi.responses import HTMLResponse, RedirectResponse
 from wsapi.security import APIKeyHeader, HTTPBasic, OAuth2PasswordBearer
@@ -308,8 +308,63 @@ EXAMPLES = sorted(p for p in (ROOT / "examples").rglob("*.py") if "static" not i
 @pytest.mark.parametrize("path", EXAMPLES, ids=[str(p.relative_to(ROOT / "examples")) for p in EXAMPLES])
 def test_every_example_apps_document_is_valid(openapi_validator: jsonschema.Draft202012Validator, path: Path) -> None:
     module = load_example(path)
-    apps = [value for value in vars(module).values() if isinstance(value, FastAPI)]
+    apps = [value for value in vars(module).values() if isinstance(value, WsAPI)]
     assert apps, f"{path} defines no app"
     for app in apps:
         document = TestClient(app).get("/openapi.json").json()
         assert openapi_errors(openapi_validator, document) == []
+
+
+def test_parameters_are_listed_path_query_header_cookie_each_in_declaration_order() -> None:
+    app = FastAPI()
+
+    def tracking(session: Annotated[str | None, Cookie()] = None, ref: str | None = None) -> None:
+        return None
+
+    @app.get("/items/{item_id}")
+    def read(
+        agent: Annotated[str | None, Header()] = None,
+        *,
+        tracked: Annotated[None, Depends(tracking)],
+        q: str | None = None,
+        item_id: int,
+    ) -> None:
+        return None
+
+    parameters = app.openapi()["paths"]["/items/{item_id}"]["get"]["parameters"]
+    assert [(p["in"], p["name"]) for p in parameters] == [
+        ("path", "item_id"),
+        ("query", "q"),
+        ("query", "ref"),
+        ("header", "agent"),
+        ("cookie", "session"),
+    ]
+
+
+def test_openapi_examples_go_to_the_parameter_and_the_body_media_type_not_the_schema(
+    openapi_validator: jsonschema.Draft202012Validator,
+) -> None:
+    app = FastAPI()
+    cheap = {"summary": "A cheap one", "value": {"name": "Pen", "price": 1.5}}
+    first = {"first": {"value": 1}}
+
+    @app.put("/items")
+    def update(
+        item: Annotated[Item, Body(openapi_examples={"cheap": cheap})],
+        page: Annotated[int, Query(openapi_examples=first)] = 1,
+    ) -> None:
+        return None
+
+    document = app.openapi()
+    operation = document["paths"]["/items"]["put"]
+    assert operation["parameters"][0]["examples"] == first
+    assert operation["requestBody"]["content"]["application/json"] == {
+        "schema": {"$ref": "#/components/schemas/Item"},
+        "examples": {"cheap": cheap},
+    }
+    assert openapi_errors(openapi_validator, document) == []
+    with pytest.raises(TypeError, match="openapi_examples describe a whole request body"):
+
+        @app.put("/pairs")
+        def pair(a: Annotated[Item, Body(openapi_examples={"cheap": cheap})], b: Item) -> None:
+            return None

@@ -21,6 +21,7 @@ from wsapi.exceptions import HTTPException, RequestValidationError
 from wsapi.params import FileParam, FormParam
 
 BodyReader = Callable[[Request, AsyncExitStack], Awaitable[Any]]
+PARSE_ERROR = "There was an error parsing the body"
 
 
 def body_reader(body_fields: list[ParamField], *, strict_content_type: bool = True) -> BodyReader | None:
@@ -54,6 +55,8 @@ class JSONReader:
                 "ctx": {"error": exc.msg},
             }
             raise RequestValidationError([error], body=exc.doc) from exc
+        except Exception as exc:  # e.g. a body that is not UTF-8, UTF-16 or UTF-32
+            raise HTTPException(400, PARSE_ERROR) from exc
 
 
 def _is_json(content_type: str | None) -> bool:
@@ -94,7 +97,7 @@ class FormReader:
         except HTTPException:
             raise
         except Exception as exc:
-            raise HTTPException(400, "There was an error parsing the body") from exc
+            raise HTTPException(400, PARSE_ERROR) from exc
         stack.push_async_callback(form.close)
         values: dict[str, Any] = {}
         for f in self.fields:

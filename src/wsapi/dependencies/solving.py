@@ -28,13 +28,16 @@ class Solver:
     `stack` holds the yield-dependencies torn down when the request or connection is over, `function_stack` those
     of scope "function", torn down as soon as the endpoint returns; either may be None for a plan that enters none
     (see `Dependant.needs_exit_stack`, `needs_function_stack`) when no overrides are in force. `whole_body` is the
-    route's body mode: its one body parameter is the whole body, not a key of it.
+    route's body mode: its one body parameter is the whole body, not a key of it. With `calls_past_errors` (HTTP, as
+    in FastAPI), a dependency whose own inputs are valid is still called after another one failed validation, so
+    that an authentication dependency's 401 comes before a query parameter's 422.
     """
 
     __slots__ = (
         "background",
         "body",
         "cache",
+        "calls_past_errors",
         "conn",
         "failed",
         "function_stack",
@@ -55,6 +58,7 @@ class Solver:
         *,
         function_stack: AsyncExitStack | None = None,
         whole_body: bool = False,
+        calls_past_errors: bool = False,
     ) -> None:
         self.conn = conn
         self.stack = stack
@@ -62,6 +66,7 @@ class Solver:
         self.overrides = overrides
         self.body = body
         self.whole_body = whole_body
+        self.calls_past_errors = calls_past_errors
         self.cache: dict[Any, Any] = {}
         self.failed = False  # a parameter failed validation: from then on, nothing more is called
         self.query: dict[str, str] | None = None
@@ -73,7 +78,8 @@ class Solver:
         """The keyword arguments for `dependant.call`, or the validation errors that prevent calling it.
 
         Every parameter of the tree is validated, so that all errors are reported together; but once one has failed,
-        no further dependency is called: an invalid connection must not run side effects (such as an `accept()`).
+        no further dependency is called (unless `calls_past_errors`): an invalid connection must not run side
+        effects (such as an `accept()`).
         """
         values, errors = self.own_values(dependant)
         for name, sub in dependant.dependencies:
@@ -99,7 +105,7 @@ class Solver:
         """The values of `dependant`'s own parameters (not its sub-dependencies'), validated."""
         values: dict[str, Any] = {}
         errors = self._validate(dependant, values) if dependant.validator is not None else []
-        if errors:
+        if errors and not self.calls_past_errors:
             self.failed = True
         for name, special in dependant.specials:
             if special is Special.CONNECTION:
@@ -154,7 +160,8 @@ class Solver:
                 raw[f.name] = value
         validator: Any = dependant.validator  # checked by the caller
         try:
-            values.update(validator.validator.validate_python(raw))  # pydantic-core's, one frame less
+            # pydantic-core's, one frame less; `from_attributes` as FastAPI validates, so errors have its types
+            values.update(validator.validator.validate_python(raw, from_attributes=True))
         except ValidationError as exc:
             return [_relocate(error, dependant, self.whole_body) for error in exc.errors(include_url=False)]
         for f in missing:

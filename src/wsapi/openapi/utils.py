@@ -174,10 +174,13 @@ class _Builder:
                 parameter["description"] = info.description
             if info.deprecated:
                 parameter["deprecated"] = True
+            if f.param.openapi_examples:
+                parameter["examples"] = f.param.openapi_examples
             key = (f.location, f.alias)
             if key not in by_key or f.required:  # a required declaration of a shared parameter wins
                 by_key[key] = parameter
-        return list(by_key.values())
+        # Grouped by location, each group in declaration order, as FastAPI lists them.
+        return sorted(by_key.values(), key=lambda parameter: PARAMETER_ORDER.index(parameter["in"]))
 
     def _field_schema(self, f: ParamField) -> Pending:
         extra: dict[str, Any] = {"title": f.param.field_info.title or f.alias.title().replace("_", " ")}
@@ -207,7 +210,10 @@ class _Builder:
             model = _body_model(f"Body_{route.unique_id}", fields)
             schema = self.schemas.add(("body", route.unique_id), TypeAdapter(model), "validation")
             required = any(f.required for f in fields)
-        body: dict[str, Any] = {"content": {media_type: {"schema": schema}}}
+        content: dict[str, Any] = {"schema": schema}
+        if route.whole_body and fields[0].param.openapi_examples:
+            content["examples"] = fields[0].param.openapi_examples
+        body: dict[str, Any] = {"content": {media_type: content}}
         if required:
             body["required"] = True
         return body
@@ -250,6 +256,9 @@ class _Builder:
             self.definitions["ValidationError"] = VALIDATION_ERROR
             self.definitions["HTTPValidationError"] = HTTP_VALIDATION_ERROR
         return responses
+
+
+PARAMETER_ORDER = ("path", "query", "header", "cookie")
 
 
 def _operation_id(route: APIRoute, method: str) -> str:
