@@ -8,7 +8,9 @@ from typing import Any
 import pytest
 
 from tests.channels.support import MakeBackend
-from wsapi.channels import Channels, InvalidChannel, Listener, Position, SlowConsumer
+from wsapi.channels import Channels, InvalidChannel, Listener, MemoryBackend, Position, SlowConsumer
+from wsapi.channels.backends.base import Snapshot
+from wsapi.channels.presence import Member
 
 pytestmark = pytest.mark.anyio
 
@@ -204,3 +206,46 @@ async def test_a_listener_iterated_outside_its_block_says_how_to_use_it(hub: Cha
     with pytest.raises(RuntimeError, match=r"async with hub.listen"):
         async for _ in hub.listen("room"):
             pass
+
+
+class SlowHistory(MemoryBackend):
+    """History answers only when let: a resuming subscriber stays in its catch-up meanwhile."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reading = asyncio.Event()
+        self.answer = asyncio.Event()
+
+    async def read(self, channel: str, since: Position | None) -> Snapshot:
+        if since is not None:
+            self.reading.set()
+            await self.answer.wait()
+        return await super().read(channel, since)
+
+
+async def test_a_subscriber_catching_up_on_history_gets_presence_events_in_order() -> None:
+    backend = SlowHistory()
+    async with Channels(backend) as hub:
+        start = await hub.publish("room", "a")
+        await hub.publish("room", "b")
+        listener = hub.listen("room", since=Position(start.epoch, 0))
+        entering = asyncio.create_task(listener.__aenter__())
+        await asyncio.wait_for(backend.reading.wait(), 5)
+        await hub.enter("room", Member("node.1", {"name": "ada"}))
+        await hub.publish("room", "c")
+        backend.answer.set()
+        frames = await asyncio.wait_for(entering, 5)
+        try:
+            subscribed, *received = await take(frames, 5)
+            await hub.publish("room", "d")
+            assert [f["data"] for f in await take(frames, 1)] == ["d"]
+        finally:
+            await listener.__aexit__(None, None, None)
+    assert subscribed["recovered"] is True
+    # Presence is live only: the join comes after the history the read returned ("c" was in it by then).
+    assert [(f["type"], f.get("data", f.get("client"))) for f in received] == [
+        ("message", "a"),
+        ("message", "b"),
+        ("message", "c"),
+        ("join", {"id": "node.1", "info": {"name": "ada"}}),
+    ]

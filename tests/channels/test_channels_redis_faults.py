@@ -240,3 +240,46 @@ async def test_a_user_without_rights_is_refused_and_everything_resumes_when_righ
         frame = await next_frame(frames)
         assert (frame["offset"], frame["data"]) == (2, 2)
     assert len(await history(redis_server.url, "news")) == 2
+
+
+def forged(channel: str, epoch: str, offset: int) -> bytes:
+    """A payload shaped exactly like the publish script's, but published by someone else."""
+    frame = f'{{"type":"message","channel":"{channel}","epoch":"{epoch}","offset":{offset},"data":"forged"}}'
+    return f"m{offset}:{epoch} {frame}".encode()
+
+
+async def script_calls(redis: Redis) -> int:
+    stats = await redis.info("commandstats")
+    return sum(int(stats.get(f"cmdstat_{name}", {}).get("calls", 0)) for name in ("evalsha", "eval"))
+
+
+async def test_a_forged_jump_or_epoch_reaches_no_member_and_real_messages_still_do(redis_server: RedisServer) -> None:
+    """A well-formed payload with an offset far ahead, or another epoch, on the channel's pub/sub name: history is
+    read before it is believed, it is dropped, every member of every process gets the next real message, and the
+    channel stops reading history (no read loop chasing an offset no publish made)."""
+    async with (
+        Channels(RedisBackend(redis_server.url, timeout=TIMEOUT)) as one,
+        Channels(RedisBackend(redis_server.url, timeout=TIMEOUT)) as other,
+        one.listen("news") as first,
+        other.listen("news") as second,
+        admin(redis_server.url) as redis,
+    ):
+        epoch = (await next_frame(first))["epoch"]
+        await next_frame(second)
+        await one.publish("news", "a")
+        for payload in (forged("news", epoch, 1000), forged("news", "abc123", 1), forged("news", "abc123", 2)):
+            await redis.publish("wsapi:news", payload)
+        await other.publish("news", "b")
+        for frames in (first, second):
+            received = [await next_frame(frames), await next_frame(frames)]
+            assert [(f["type"], f["epoch"], f["offset"], f["data"]) for f in received] == [
+                ("message", epoch, 1, "a"),
+                ("message", epoch, 2, "b"),
+            ]
+            await no_frame(frames)
+        calls = await script_calls(redis)
+        await asyncio.sleep(0.3)
+        assert await script_calls(redis) == calls  # nothing reads history any more
+        await one.publish("news", "c")
+        for frames in (first, second):
+            assert (await next_frame(frames))["data"] == "c"

@@ -1,8 +1,8 @@
 """The hub: publish, subscribe WebSockets, listen in the app; one backend subscription per channel per process.
 
-Each open channel keeps the position its local subscribers have reached (epoch, last offset) and puts every message
-in order: duplicates are dropped, a gap (after a lost live connection) is filled from history before anything newer
-goes out, and an epoch change tells every subscriber with a `subscribed` frame whose `recovered` is false.
+Each open channel's `Sequencer` (no I/O) puts its messages in order: duplicates are dropped, a gap (after a lost
+live connection) is filled from history before anything newer goes out, and an epoch change tells every subscriber
+with a `subscribed` frame whose `recovered` is false. The hub does the reading and the sending it asks for.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from wsapi.channels.frames import Position, check_channel, outgoing
 from wsapi.channels.presence import Member
 from wsapi.channels.revocations import Revocations
 from wsapi.channels.revocations import order as disconnect_order
+from wsapi.channels.sequencer import Sequencer, Step
 from wsapi.channels.subscriber import Listener, OnFull, Subscriber, Subscription, initial_channels
 from wsapi.channels.supervisor import RETRY_MAX, RETRY_MIN, Supervisor, backoff
 from wsapi.connections import CLOSE_REVOKED, Connections, charge_publish
@@ -70,38 +71,22 @@ class _CatchUp:
 
 
 class _Channel:
-    __slots__ = (
-        "ahead",
-        "catching_up",
-        "epoch",
-        "joining",
-        "last",
-        "name",
-        "pending",
-        "ready",
-        "recovery",
-        "stale",
-        "subscribers",
-    )
+    __slots__ = ("ahead", "catching_up", "joining", "name", "ready", "sequencer", "subscribers")
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self.epoch = ""
-        self.last = 0
+        self.sequencer = Sequencer()
         self.subscribers: dict[Subscriber, None] = {}  # an ordered set
         self.catching_up: dict[Subscriber, _CatchUp] = {}
-        # Subscribers whose replay went past `last` (history is ahead of live delivery): the offset they have.
+        # Subscribers whose replay went past the sequencer's position (history is ahead of live delivery): the
+        # offset they have.
         self.ahead: dict[Subscriber, int] = {}
         self.joining = 0
-        # Live messages held back while the channel's position is being settled from history.
-        self.pending: list[tuple[str, int, str]] | None = []
         self.ready: asyncio.Task[None] | None = None
-        self.recovery: asyncio.Task[None] | None = None
-        self.stale = False
 
     @property
     def position(self) -> Position:
-        return Position(self.epoch, self.last)
+        return self.sequencer.position
 
     def empty(self) -> bool:
         return not (self.subscribers or self.catching_up or self.ahead or self.joining)
@@ -382,24 +367,17 @@ class Channels:
     def on_resubscribed(self) -> None:
         self.metrics.backend_reconnected()
         for ch in self._channels.values():
-            if ch.ready is not None and ch.ready.done():
-                self._recover(ch)
+            if ch.ready is not None and ch.ready.done() and ch.sequencer.lost():
+                self.spawn(f"filling {ch.name!r}", self._fill(ch))
 
     # Ordering and fan-out
 
     def _sequence(self, ch: _Channel, epoch: str, offset: int, frame: str) -> None:
-        if ch.pending is not None:
-            ch.pending.append((epoch, offset, frame))
-            return
-        if epoch != ch.epoch:
-            self._reset(ch, Position(epoch, 0))  # history lost: the new epoch starts at 0
-        if offset == ch.last + 1:
-            ch.last = offset
+        step = ch.sequencer.receive(epoch, offset, frame)
+        if step is Step.DELIVER:
             self._fan_out(ch, offset, frame)
-        elif offset > ch.last:
-            ch.pending = [(epoch, offset, frame)]
-            self._recover(ch)
-        # else: a duplicate, already delivered from history
+        elif step is Step.READ:
+            self.spawn(f"filling {ch.name!r}", self._fill(ch))
 
     def _fan_out(self, ch: _Channel, offset: int, frame: str) -> None:
         message = outgoing(frame)
@@ -419,8 +397,7 @@ class Channels:
                     ch.subscribers[subscriber] = None
 
     def _reset(self, ch: _Channel, position: Position) -> None:
-        """Continue `ch` from `position`, telling its subscribers that what they had is no longer recoverable."""
-        ch.epoch, ch.last = position.epoch, position.offset
+        """Tell `ch`'s subscribers that it continues from `position`: what they had is no longer recoverable."""
         message = outgoing(frames.subscribed(ch.name, position, False))
         ch.subscribers.update(dict.fromkeys(ch.ahead))
         ch.ahead.clear()
@@ -431,20 +408,12 @@ class Channels:
             catch_up.frames.clear()
             catch_up.reset = True
 
-    def _recover(self, ch: _Channel) -> None:
-        if ch.pending is None:
-            ch.pending = []
-        if ch.recovery is None or ch.recovery.done():
-            ch.recovery = self.spawn(f"filling {ch.name!r}", self._fill(ch))
-        else:
-            ch.stale = True  # the running fill may have read before the gap it must cover: read again after it
-
     async def _fill(self, ch: _Channel) -> None:
         """Deliver from history what `ch` missed after its position, then the live messages held meanwhile."""
         delay = RETRY_MIN
+        sequencer = ch.sequencer
         while self._channels.get(ch.name) is ch:
-            ch.stale = False
-            since = ch.position
+            since = sequencer.reading()
             try:
                 snapshot = await self.backend.read(ch.name, since)
             except Exception as exc:  # whatever it is, the channel must not stay frozen: try again
@@ -454,23 +423,18 @@ class Channels:
                 await asyncio.sleep(backoff(delay))
                 delay = min(delay * 2, RETRY_MAX)
                 continue
-            if snapshot.frames is not None:
-                for offset, frame in snapshot.frames:
-                    if offset > ch.last:
-                        ch.last = offset
-                        self._fan_out(ch, offset, frame)
-            elif snapshot.position.epoch != since.epoch:
-                self._reset(ch, Position(snapshot.position.epoch, 0))
-                ch.stale = True  # replay the new epoch from its start, if its history reaches back that far
-            else:
-                self._reset(ch, snapshot.position)  # trimmed beyond our position: continue from the end
-            if not ch.stale:
-                self._release_pending(ch)
+            fill = sequencer.fill(snapshot.position, snapshot.frames)
+            if fill.reset is not None:
+                self._reset(ch, fill.reset)
+            for offset, frame in fill.frames:
+                self._fan_out(ch, offset, frame)
+            if not fill.again:
+                self._settle(ch, snapshot.position)
                 return
 
-    def _release_pending(self, ch: _Channel) -> None:
-        pending, ch.pending = ch.pending or [], None
-        for epoch, offset, frame in pending:
+    def _settle(self, ch: _Channel, current: Position) -> None:
+        """Go live from the last read (`current`), then place the messages held meanwhile."""
+        for epoch, offset, frame in ch.sequencer.settle(current):
             self._sequence(ch, epoch, offset, frame)
 
     # Membership (used by subscribers)
@@ -535,7 +499,7 @@ class Channels:
                 backlog.append(outgoing(frame))
                 last = offset
             backlog.extend(message for offset, message in catch_up.frames if offset > last)
-            if last > ch.last:
+            if last > ch.sequencer.last:
                 ch.ahead[subscriber] = last
             else:
                 ch.subscribers[subscriber] = None
@@ -544,6 +508,7 @@ class Channels:
     async def _open(self, ch: _Channel) -> None:
         try:
             await self.backend.subscribe(ch.name)
+            ch.sequencer.reading()
             snapshot = await self.backend.read(ch.name, None)
         except BaseException as exc:
             if isinstance(exc, ChannelsUnavailable):
@@ -553,8 +518,8 @@ class Channels:
                 self.metrics.channels_open(len(self._channels))
             self.spawn(f"unsubscribing {ch.name!r}", self.backend.unsubscribe(ch.name))
             raise
-        ch.epoch, ch.last = snapshot.position.epoch, snapshot.position.offset
-        self._release_pending(ch)
+        ch.sequencer.opened(snapshot.position)
+        self._settle(ch, snapshot.position)
 
     def leave(self, subscriber: Subscriber, name: str) -> None:
         if name in subscriber.channels:
