@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.channels.support import RedisServer, ServerProcess
+from tests.channels.conftest import persistent_redis, redis_server  # noqa: F401 (the same Redis fixtures here)
+from tests.channels.support import ServerProcess
 
 HERE = Path(__file__).parent
 
@@ -57,11 +59,17 @@ def serve() -> Iterator[Callable[..., AppServer]]:
             server.kill()
 
 
-@pytest.fixture
-def persistent_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path, persistent=True)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.kill()
+def assert_spread(times: list[float], window: float, what: str) -> str:
+    """Assert that `times` (seconds) spread over `window` as full jitter spreads them, not in a burst; a summary."""
+    times = sorted(times)
+    spread, deviation = times[-1] - times[0], statistics.pstdev(times)
+    busiest = max(sum(1 for t in times if start <= t < start + 0.1) for start in times)
+    summary = (
+        f"{what}: {times[0]:.2f}-{times[-1]:.2f} s after the kill, spread {spread:.2f} s, stdev {deviation:.2f} s, "
+        f"busiest 100 ms: {busiest} of {len(times)}"
+    )
+    print(summary)
+    # Uniform over the window has a stdev of 0.29 x window; without jitter they all come within a few ms.
+    assert spread > 0.5 * window and deviation > 0.15 * window, summary
+    assert busiest <= 0.4 * len(times), summary
+    return summary

@@ -10,7 +10,16 @@ from typing import Any
 import pytest
 
 from tests.client.conftest import AppServer
-from wsapi.client import Backoff, CallError, Client, ClientEvent, Connected, Disconnected, Reconnecting
+from wsapi.client import (
+    Backoff,
+    CallError,
+    Client,
+    ClientEvent,
+    Connected,
+    Disconnected,
+    Reconnecting,
+    default_retry_policy,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -47,6 +56,7 @@ async def test_calls_replies_acks_errors_and_timeouts(serve: Serve) -> None:
         with pytest.raises(CallError, match="timeout"):
             await ada.call("slow", 1, timeout=0.2)
         assert time.monotonic() - started < 0.9
+        assert await ada.call("echo", 2) == {"echo": 2}  # the connection is still fine
         notices: list[Any] = []
         ada.on("notice", notices.append)
         await ada.send("notify", {"text": "one"})
@@ -65,6 +75,8 @@ async def test_a_refused_handshake_stops_retrying(serve: Serve) -> None:
     assert Disconnected(1008, "bad token", will_retry=False) in events
     with pytest.raises(CallError, match="closed"):
         await bad.call("echo", 1)
+    with pytest.raises(CallError, match="closed"):
+        await bad.send("echo", 1)
     await asyncio.sleep(0.3)
     assert not any(isinstance(e, Reconnecting) for e in events)
     await bad.close()
@@ -114,6 +126,19 @@ async def test_offline_calls_in_flight_fail_new_ones_wait_or_fail_fast(serve: Se
         await asyncio.gather(waiting.close(), failing.close())
 
 
+async def test_what_waits_for_a_connection_fails_with_closed_when_the_client_gives_up() -> None:
+    nowhere = Client("ws://127.0.0.1:1/channels", retry=lambda code, reason: "stop")
+    queued = [asyncio.ensure_future(nowhere.send("echo", 1)), asyncio.ensure_future(nowhere.call("echo", 1))]
+    await asyncio.sleep(0)
+    with pytest.raises(CallError, match="closed"):
+        await nowhere.connect()
+    for waiting in queued:
+        with pytest.raises(CallError, match="closed"):
+            await waiting
+    assert nowhere.state == "closed"
+    await nowhere.close()
+
+
 async def test_a_server_that_accepts_and_closes_at_once_sees_the_delays_grow(serve: Serve) -> None:
     server = serve()
     retries: list[Reconnecting] = []
@@ -124,6 +149,21 @@ async def test_a_server_that_accepts_and_closes_at_once_sees_the_delays_grow(ser
     await expired.close()
     assert [event.attempt for event in retries[:4]] == [1, 2, 3, 4]
     assert all(event.delay < 0.02 * 2**n for n, event in enumerate(retries[:4]))
+
+
+def test_close_codes_refusals_stop_go_elsewhere_codes_retry_at_once_the_rest_back_off() -> None:
+    for code in (1002, 1003, 1007, 1008, 1009, 1010):
+        assert default_retry_policy(code, "") == "stop"
+    for code in (1001, 1012, 1013):
+        assert default_retry_policy(code, "") == "now"
+    for code in (1000, 1006, 1011, 4000):
+        assert default_retry_policy(code, "") == "backoff"
+
+
+def test_a_backoff_that_could_not_grow_or_would_never_wait_is_refused() -> None:
+    for initial, max in ((0, 1), (0.5, 0.1)):
+        with pytest.raises(ValueError, match="initial > 0"):
+            Backoff(initial=initial, max=max)
 
 
 def test_backoff_windows_and_full_jitter() -> None:
