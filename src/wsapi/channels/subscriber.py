@@ -383,6 +383,10 @@ class Subscription(Subscriber):
         own = self._own
         return next((index for index, message in enumerate(queue) if id(message) not in own), None)
 
+    def _emptied(self) -> None:
+        super()._emptied()
+        self._own.clear()
+
     def _over_limit(self, queue: deque[Message]) -> bool:
         return len(queue) > self._limit or self._bytes > self._byte_limit
 
@@ -430,8 +434,7 @@ class Subscription(Subscriber):
             self._writer = None
             if failed or self._closing is not None:
                 self.closed = True
-                self._queue = None
-                self._own.clear()
+                self._emptied()
             self._make_room()
 
     def _close_after_queue(self, code: int, reason: str) -> None:
@@ -445,9 +448,7 @@ class Subscription(Subscriber):
         # position it has and can resume from history. If it never reads again, the send watchdog aborts it.
         logger.info("closing slow consumer %s: send queue full (%d frames)", self.id, self.maxsize)
         self._hub.metrics.slow_consumer_closed()
-        self._queue = None  # (it stays in the channels' lists, closed, until it leaves: this runs inside a fan-out)
-        self._own.clear()
-        self._bytes = 0
+        self._emptied()  # (it stays in the channels' lists, closed, until it leaves: this runs inside a fan-out)
         self._close_after_queue(CLOSE_SLOW_CONSUMER, "send queue full")
 
     def finish(self) -> asyncio.Task[None] | None:
@@ -476,8 +477,7 @@ class Subscription(Subscriber):
             return
         logger.info("aborting %s: %s", self.id, reason)
         self.aborted = self.closed = True
-        self._queue = None
-        self._own.clear()
+        self._emptied()
         self._hub.detach(self)
         self.websocket.application_state = WebSocketState.DISCONNECTED
         transport = _transport(self._send)
