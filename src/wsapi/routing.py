@@ -6,8 +6,8 @@ import copy
 import inspect
 import logging
 import re
-from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
-from contextlib import AsyncExitStack, asynccontextmanager, nullcontext
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager, nullcontext
 from enum import Enum
 from typing import Any, TypedDict, TypeVar, Unpack
 
@@ -15,7 +15,7 @@ from starlette._exception_handler import wrap_app_handling_exceptions
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import BaseRoute, Mount, Route, Router, WebSocketRoute, compile_path
+from starlette.routing import BaseRoute, Match, Mount, Route, Router, WebSocketRoute, compile_path
 from starlette.types import ASGIApp, Lifespan, Receive, Scope, Send
 from starlette.websockets import WebSocketClose, WebSocketDisconnect, WebSocketState
 from typing_extensions import deprecated
@@ -395,9 +395,22 @@ class APIWebSocketRoute(WebSocketRoute):
             if self.rate_limit != "app" or self.max_message_size is not None:
                 self._use_limits(connection)
         try:
-            # An override may bring yield-dependencies the plan does not have: with overrides, both stacks exist.
-            async with AsyncExitStack() if self.needs_exit_stack or overrides else nullcontext() as stack:
-                disconnect = await self.run(websocket, Solver(websocket, stack, overrides))
+            # Connection-scoped yield-dependencies end with the connection, function-scoped ones (torn down first) as
+            # soon as the endpoint returns. An override may bring yield-dependencies the plan does not have: with
+            # overrides, both stacks exist.
+            disconnect = None
+            async with (
+                _exit_stack(self.needs_exit_stack or bool(overrides)) as stack,
+                _exit_stack(self.needs_function_stack or bool(overrides)) as function_stack,
+            ):
+                solver = Solver(websocket, stack, overrides, function_stack=function_stack)
+                endpoint = await self.solve(websocket, solver)
+                del solver  # kept by a typed route's endpoint, which needs it; a plain one's frees it
+                if endpoint is not None:
+                    try:
+                        await endpoint
+                    except WebSocketDisconnect as exc:
+                        disconnect = exc
             if disconnect is not None:
                 raise disconnect
         except Exception as exc:
@@ -411,29 +424,39 @@ class APIWebSocketRoute(WebSocketRoute):
         call: Callable[..., Any] = self.dependant.call if self.dependant else self.endpoint  # type: ignore[assignment]
         return endpoint_context(call, f"WebSocket {websocket.scope.get('root_path', '')}{self.path}")
 
-    async def run(self, websocket: WebSocket, solver: Solver) -> WebSocketDisconnect | None:
-        """Solve the handshake's dependencies and run the endpoint; yield-dependencies end with the connection,
-        those of scope "function" (in a stack of their own) as soon as the endpoint returns.
+    async def solve(self, websocket: WebSocket, solver: Solver) -> Awaitable[None] | None:
+        """The endpoint's call, its handshake parameters and dependencies solved (on a typed route, followed by
+        serving its messages); None if a dependency closed the connection itself (the guide's older style).
 
-        The client leaving while the endpoint receives is how a WebSocket normally ends: the `WebSocketDisconnect`
-        is returned rather than raised, so that yield-dependencies tear down as after a return instead of having it
-        thrown into them as an error; it is raised after their teardown.
+        It is returned, not awaited here, so that this frame and what it holds (the values, the solver) are gone
+        while the connection is open. The client leaving while the endpoint receives is how a WebSocket normally
+        ends: `handle_websocket` catches that `WebSocketDisconnect` so that yield-dependencies tear down as after a
+        return instead of having it thrown into them, and raises it after their teardown.
         """
         dependant: Dependant = self.dependant  # type: ignore[assignment]  # a class endpoint is not run here
-        function_stack = self.needs_function_stack or solver.overrides
-        async with AsyncExitStack() if function_stack else nullcontext() as solver.function_stack:
-            values, errors = await solver.solve(dependant)
-            if errors:
-                raise WebSocketRequestValidationError(errors, endpoint_ctx=self.endpoint_context(websocket))
-            if websocket.application_state is WebSocketState.DISCONNECTED:
-                return None  # a dependency closed the connection itself (the guide's older style)
-            try:
-                await solver.call(dependant, values)
-                if self.dispatcher is not None:
-                    await self.dispatcher.serve(websocket, solver)
-            except WebSocketDisconnect as disconnect:
-                return disconnect
-        return None
+        values, errors = await solver.solve(dependant)
+        if errors:
+            raise WebSocketRequestValidationError(errors, endpoint_ctx=self.endpoint_context(websocket))
+        if websocket.application_state is WebSocketState.DISCONNECTED:
+            return None
+        endpoint = solver.call(dependant, values)
+        if self.dispatcher is None:
+            return endpoint
+        return _then_serve(endpoint, self.dispatcher, websocket, solver)
+
+
+async def _then_serve(connect: Awaitable[Any], dispatcher: Dispatcher, websocket: WebSocket, solver: Solver) -> None:
+    """A typed route's connection: its connect hook, then its messages."""
+    await connect
+    await dispatcher.serve(websocket, solver)
+
+
+_NO_EXIT_STACK: nullcontext[None] = nullcontext()
+
+
+def _exit_stack(needed: bool) -> AbstractAsyncContextManager[AsyncExitStack | None]:
+    """A new exit stack if `needed`; else a shared one that does nothing (an object less per connection)."""
+    return AsyncExitStack() if needed else _NO_EXIT_STACK
 
 
 class APIRouter(Router):
@@ -503,6 +526,34 @@ class APIRouter(Router):
     def on_event(self, event_type: str) -> Callable[[DecoratedCallable], DecoratedCallable]:
         """`@router.on_event("startup")`: deprecated, as in FastAPI, in favour of `lifespan`; still supported."""
         return event_decorator(self.add_event_handler, event_type)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            # A connection keeps its coroutine frames as long as it is open: its route's app is called from here,
+            # not through Starlette's `Router.app` and `route.handle` (two frames more per connection).
+            await self._websocket_app(scope)(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+    def _websocket_app(self, scope: Scope) -> ASGIApp:
+        """What serves a WebSocket `scope`, chosen as Starlette's router chooses it (the first full match, else the
+        first partial one, else `default`), with the scope updated as it does."""
+        scope.setdefault("router", self)
+        chosen: tuple[BaseRoute, Scope] | None = None
+        for route in self.routes:
+            match, child_scope = route.matches(scope)
+            if match is Match.FULL:
+                chosen = route, child_scope
+                break
+            if match is Match.PARTIAL and chosen is None:
+                chosen = route, child_scope
+        if chosen is None:
+            return self.default
+        route, child_scope = chosen
+        scope["route"] = route
+        scope.update(child_scope)
+        # An APIWebSocketRoute's `handle` only awaits its app; another route's may do more.
+        return route.app if isinstance(route, APIWebSocketRoute) else route.handle
 
     async def not_found(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket" and "websocket.http.response" in scope.get("extensions", {}):
