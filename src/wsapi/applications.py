@@ -15,7 +15,7 @@ from typing_extensions import deprecated
 
 from wsapi.asyncapi import build_document
 from wsapi.asyncapi.endpoints import asyncapi_routes
-from wsapi.connections import CONNECTION_KEY, Connection, Connections
+from wsapi.connections import CONNECTION_KEY, Connection, Connections, Refused
 from wsapi.exceptions import DEFAULT_HANDLERS, DISCONNECT_KEY, close_after_error
 from wsapi.limits import DEFAULT_LIMITS, Limits
 from wsapi.messages import MessageRouter
@@ -200,17 +200,26 @@ class WsAPI(Starlette):
             self.websocket_stack = self.build_websocket_stack()
         scope["starlette.exception_handlers"] = self.websocket_exception_handlers
         try:
-            await self.connections.serve(scope, receive, send, self.websocket_stack)
+            connection = self.connections.admit(scope, receive, send)
+        except Refused as refusal:
+            await refusal.deny(scope, receive, send)
+            return
+        try:
+            await self.websocket_stack(scope, connection.receive, send)
         except WebSocketDisconnect:
             if scope.get(DISCONNECT_KEY):
                 raise
         except Exception:
             # The endpoint's WebSocket knows how far the connection got (a mounted wsapi app's, if the error came
             # through one: it has closed it already); without one, the error came before any endpoint ran.
-            connection: Connection | None = scope.get(CONNECTION_KEY)
-            websocket = connection.websocket if connection is not None else None
-            await close_after_error(websocket or WebSocket(scope, receive, send))
+            innermost: Connection = scope[CONNECTION_KEY]
+            await close_after_error(innermost.websocket or WebSocket(scope, receive, send))
             raise
+        finally:
+            self.connections.release(connection)
+        # Scope, connection and WebSocket form a cycle: broken here, refcounting frees them at once, not the GC. (On
+        # an error the app still reads the WebSocket; that rare connection is left to the GC.)
+        connection.websocket = None
 
     def build_websocket_stack(self) -> ASGIApp:
         """User middleware, then the router: Starlette's error and exception middleware are left out for WebSockets.

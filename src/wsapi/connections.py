@@ -28,7 +28,7 @@ from starlette.exceptions import WebSocketException
 from starlette.requests import HTTPConnection
 from starlette.responses import PlainTextResponse
 from starlette.routing import BaseRoute, Match
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from wsapi.exceptions import HTTPException
@@ -55,6 +55,7 @@ class Connection:
     __slots__ = (
         "_send",
         "closed",
+        "current",
         "expiry",
         "inbound",
         "ip",
@@ -78,6 +79,7 @@ class Connection:
         self.closed: tuple[int, str] | None = None
         self.raw_receive = receive
         self._send = send
+        self.current: contextvars.Token[Connection | None] | None = None  # while it is `current_connection`
 
     def use_limits(self, rate_limit: RateLimit | None, max_message_size: int) -> None:
         """A route's own limits, in place of the app's."""
@@ -172,12 +174,12 @@ class Connections:
                 return policy
         return self.origins
 
-    async def serve(self, scope: Scope, receive: Receive, send: Send, app: ASGIApp) -> None:
-        """Check the handshake, then run `app` on it with the connection counted and findable."""
+    def admit(self, scope: Scope, receive: Receive, send: Send) -> Connection:
+        """Check the handshake: the connection, counted and findable until `release()`; else `Refused`."""
         origin, host = handshake_origin(scope)
         if origin is not None and not self.policy_for(scope).allows(origin, host):
             logger.info("WebSocket %s refused: origin %r is not allowed", scope["path"], origin)
-            return await deny(scope, receive, send, 403, "Origin not allowed")
+            raise Refused(403, "Origin not allowed")
         client = scope.get("client")
         ip = client[0] if client else ""
         limits = self.limits
@@ -185,27 +187,27 @@ class Connections:
             wait = _take(self.ip_handshakes, ip, limits.handshakes_per_ip)
             if wait:
                 logger.info("WebSocket %s refused: too many handshakes from %s", scope["path"], ip)
-                return await deny(scope, receive, send, 429, "Too many new connections", _retry_after(wait))
+                raise Refused(429, "Too many new connections", _retry_after(wait))
         if limits.max_connections is not None and self.open >= limits.max_connections:
             logger.warning("WebSocket %s refused: %d connections open (max_connections)", scope["path"], self.open)
-            return await deny(scope, receive, send, 503, "Too many connections")
+            raise Refused(503, "Too many connections")
         from_ip = self.per_ip.get(ip, 0)
         if limits.max_connections_per_ip is not None and from_ip >= limits.max_connections_per_ip:
             logger.info("WebSocket %s refused: %d connections open from %s", scope["path"], from_ip, ip)
-            return await deny(scope, receive, send, 429, "Too many connections from this address")
+            raise Refused(429, "Too many connections from this address")
         connection = Connection(ip, receive, send, limits)
         scope[CONNECTION_KEY] = connection
         self.open += 1
         self.per_ip[ip] = from_ip + 1
-        token = current_connection.set(connection)
-        try:
-            await app(scope, connection.receive, send)
-        finally:
-            current_connection.reset(token)
-            self._forget(connection)
-        # Scope, connection and WebSocket form a cycle: broken here, refcounting frees them at once, not the GC. (On
-        # an error the app still reads the WebSocket; that rare connection is left to the GC.)
-        connection.websocket = None
+        connection.current = current_connection.set(connection)
+        return connection
+
+    def release(self, connection: Connection) -> None:
+        """The connection has ended: no longer counted, nor current."""
+        if connection.current is not None:
+            current_connection.reset(connection.current)
+            connection.current = None
+        self._forget(connection)
 
     def _forget(self, connection: Connection) -> None:
         self.open -= 1
@@ -266,15 +268,22 @@ def _retry_after(wait: float) -> dict[str, str]:
     return {"Retry-After": str(max(1, math.ceil(wait)))}
 
 
-async def deny(
-    scope: Scope, receive: Receive, send: Send, status_code: int, text: str, headers: dict[str, str] | None = None
-) -> None:
-    """Refuse a handshake before accepting it: an HTTP denial response, or a bare close where the server has none."""
-    if "websocket.http.response" in scope.get("extensions", {}):
-        response = PlainTextResponse(text, status_code=status_code, headers=headers)
-        await WebSocket(scope, receive, send).send_denial_response(response)
-    else:
-        await send({"type": "websocket.close", "code": 1008, "reason": text})
+class Refused(Exception):
+    """A handshake refused before any route sees it."""
+
+    def __init__(self, status_code: int, text: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(status_code, text)
+        self.status_code = status_code
+        self.text = text
+        self.headers = headers
+
+    async def deny(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Send the refusal: an HTTP denial response, or a bare close where the server has none."""
+        if "websocket.http.response" in scope.get("extensions", {}):
+            response = PlainTextResponse(self.text, status_code=self.status_code, headers=self.headers)
+            await WebSocket(scope, receive, send).send_denial_response(response)
+        else:
+            await send({"type": "websocket.close", "code": 1008, "reason": self.text})
 
 
 def charge_publish() -> None:
