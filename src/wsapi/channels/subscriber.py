@@ -251,14 +251,15 @@ class Subscription(Subscriber):
     ) -> None:
         super().__init__(hub, maxsize, on_full, max_bytes)
         self.websocket = websocket
-        self._initial = initial or {}
+        self._initial = initial  # the channels to join on entering, forgotten then
         self._presence = presence
         self._members: dict[str, Member] = {}
         self._writer: asyncio.Task[None] | None = None  # running while something is queued or on its way
         self._closing: Message | None = None  # the close frame to send once the queue is empty
         self._send: Send = websocket._send
         self._room: asyncio.Future[None] | None = None  # a handler's send waiting for room in the queue
-        self._own: set[int] = set()  # ids of the handler's frames in the queue: "drop_oldest" never drops them
+        # Ids of the handler's frames in the queue ("drop_oldest" never drops them); made by the first one.
+        self._own: set[int] | None = None
         self._busy = False  # the writer is sending
         self._progress = 0  # frames sent
         self._seen: tuple[int, float] | None = None  # the watchdog's last look: (frames sent, when)
@@ -274,8 +275,9 @@ class Subscription(Subscriber):
     async def __aenter__(self) -> Self:
         self._hub.attach(self)
         self.websocket._send = self._send_from_handler
+        initial, self._initial = self._initial or {}, None
         try:
-            for channel, since in self._initial.items():
+            for channel, since in initial.items():
                 await self.subscribe(channel, since=since, presence=self._presence)
         except BaseException:
             await self._teardown()
@@ -370,7 +372,10 @@ class Subscription(Subscriber):
             return
         queue = self._open_queue()
         queue.append(message)
-        self._own.add(id(message))
+        own = self._own
+        if own is None:
+            own = self._own = set()
+        own.add(id(message))
         self._bytes += _size(message)
         self._wake()
         while not self.closed and self._queue is not None and self._over_limit(self._queue):
@@ -380,12 +385,12 @@ class Subscription(Subscriber):
             raise WebSocketDisconnect(CLOSE_SEND_TIMEOUT, "send timed out")
 
     def _oldest_droppable(self, queue: deque[Message]) -> int | None:
-        own = self._own
+        own = self._own or ()
         return next((index for index, message in enumerate(queue) if id(message) not in own), None)
 
     def _emptied(self) -> None:
         super()._emptied()
-        self._own.clear()
+        self._own = None
 
     def _over_limit(self, queue: deque[Message]) -> bool:
         return len(queue) > self._limit or self._bytes > self._byte_limit
