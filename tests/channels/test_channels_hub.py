@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from typing import Any
 
 import pytest
-from starlette.websockets import WebSocket
+from starlette.websockets import WebSocket, WebSocketState
 
 from tests.channels.support import MakeBackend
 from wsapi.channels import Channels, InvalidChannel, Listener, MemoryBackend, Position, SlowConsumer
@@ -248,6 +249,49 @@ async def test_drop_oldest_drops_channel_frames_never_the_handlers_own() -> None
     offsets = [json.loads(t)["offset"] for t in texts if not t.startswith("own")]
     assert offsets[-1] == 20 and offsets == sorted(offsets)  # the newest channel frames, in order
     assert subscription.dropped == 20 - len(offsets) + 1  # + the `subscribed` frame queued first
+
+
+def fake_client(sent: list[str], full: asyncio.Event | None = None) -> WebSocket:
+    """A connected WebSocket whose sends are recorded; while `full` is unset, its socket takes nothing."""
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "websocket.send" and full is not None:
+            await full.wait()
+        if "text" in message:
+            sent.append(message["text"])
+
+    async def receive() -> dict[str, Any]:
+        await asyncio.Event().wait()
+        raise AssertionError("never")
+
+    websocket = WebSocket({"type": "websocket", "path": "/", "headers": []}, receive, send)
+    websocket.client_state = websocket.application_state = WebSocketState.CONNECTED
+    return websocket
+
+
+async def test_a_send_that_waits_holds_up_only_its_own_connection() -> None:
+    """In one fan-out, the subscribers after a full socket get each message at once; the full one gets them all, in
+    order, once its socket drains."""
+    full = asyncio.Event()
+    received: list[list[str]] = [[], [], []]
+    first, stuck, last = (
+        fake_client(received[0]),
+        fake_client(received[1], full),
+        fake_client(received[2]),
+    )
+    async with Channels(MemoryBackend()) as hub, contextlib.AsyncExitStack() as stack:
+        for websocket in (first, stuck, last):
+            await stack.enter_async_context(hub.subscribe(websocket, "room"))
+        full.set()
+        await asyncio.sleep(0.01)  # the `subscribed` frames
+        full.clear()
+        for n in range(5):
+            await hub.publish("room", n)
+            delivered = [[json.loads(t).get("data") for t in texts[1:]] for texts in received]
+            assert delivered == [list(range(n + 1)), [], list(range(n + 1))]
+        full.set()
+        await asyncio.sleep(0.01)
+        assert [json.loads(t)["data"] for t in received[1][1:]] == [0, 1, 2, 3, 4]
 
 
 class SlowHistory(MemoryBackend):

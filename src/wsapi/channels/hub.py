@@ -34,7 +34,7 @@ from wsapi.channels.presence import Member
 from wsapi.channels.revocations import Revocations
 from wsapi.channels.revocations import order as disconnect_order
 from wsapi.channels.sequencer import Sequencer, Step
-from wsapi.channels.subscriber import Listener, OnFull, Subscriber, Subscription, initial_channels
+from wsapi.channels.subscriber import Listener, OnFull, Subscriber, Subscription, deliver, initial_channels
 from wsapi.channels.supervisor import RETRY_MAX, RETRY_MIN, Supervisor, backoff
 from wsapi.connections import CLOSE_REVOKED, Connections, charge_publish
 from wsapi.metrics import OFF, Hooks
@@ -356,11 +356,9 @@ class Channels:
         ch = self._channels.get(channel)
         if ch is not None:
             message = outgoing(frame)
-            for subscriber in ch.subscribers:
-                subscriber.push(message)
+            deliver(ch.subscribers, message)
             # Presence is live only: subscribers still reading history get it too, in order with what they hold.
-            for subscriber in ch.ahead:
-                subscriber.push(message)
+            deliver(ch.ahead, message)
             for catch_up in ch.catching_up.values():
                 catch_up.frames.append((_EVENT, message))
 
@@ -384,8 +382,7 @@ class Channels:
         if self.metrics.on and ch.subscribers:
             self.metrics.delivered(len(ch.subscribers))
             next(reversed(ch.subscribers)).probe(message, time.perf_counter())
-        for subscriber in ch.subscribers:
-            subscriber.push(message)
+        deliver(ch.subscribers, message)
         if ch.catching_up:
             for catch_up in ch.catching_up.values():
                 catch_up.frames.append((offset, message))
@@ -401,8 +398,7 @@ class Channels:
         message = outgoing(frames.subscribed(ch.name, position, False))
         ch.subscribers.update(dict.fromkeys(ch.ahead))
         ch.ahead.clear()
-        for subscriber in ch.subscribers:
-            subscriber.push(message)
+        deliver(ch.subscribers, message)
         for catch_up in ch.catching_up.values():
             catch_up.start = position
             catch_up.frames.clear()

@@ -10,8 +10,9 @@ A subscribed WebSocket has one sender: while subscribed, the handler's own sends
 replies and error frames, `close`) go through the same queue and writer as the channel frames, in the order they were
 produced. They are never dropped: when the queue is full, the handler's send waits for room.
 
-A channel frame for a connection with nothing queued is sent inside the fan-out (`Subscription.push`): the
-fan-out's cost per subscriber is then the server's send and little else, as in a plain loop. Only a send that has
+A channel frame for a connection with nothing queued is sent inside the fan-out (`deliver`), which awaits the
+server's sends one after the other as a plain loop does: its cost per subscriber is then the server's send and
+little else. Only a send that has
 to wait starts the connection's writer task, which sends what queues up behind it and ends once the queue is empty:
 an idle subscribed connection holds neither a task nor a queue.
 """
@@ -23,8 +24,8 @@ import json
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
-from types import CoroutineType, TracebackType
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping
+from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Self
 
 from anyio import BrokenResourceError, ClosedResourceError
@@ -326,29 +327,21 @@ class Subscription(Subscriber):
             await self._hub.exit(channel, member)
 
     def push(self, message: Message) -> None:
-        """Send a channel frame at once, inside the fan-out, when no writer is running (nothing queued, nothing on
-        its way) and the server takes the frame without waiting, as a plain loop over the subscribers would: no
-        task, no wake-up, no future per message. Otherwise queue it for the writer."""
-        if self._writer is not None or self.closed:
-            super().push(message)
-            return
-        sending = self._send(message)
-        # The exact type first: an isinstance() check against the ABC costs about as much as the send itself.
-        send = sending if type(sending) is CoroutineType or isinstance(sending, Coroutine) else _awaited(sending)
-        try:
-            waiting = send.send(None)  # the send's first step, here: it usually finishes in it
-        except StopIteration:  # sent (the send watchdog counts only what the writer sends)
-            if self._probe is not None:
-                self._sent(message)
-            return
-        except Exception as exc:
-            send.close()
-            if not isinstance(exc, _GONE):  # a client that went away is no error: the handler's receive() says so
-                logger.error("sending to %s failed; its frames are no longer sent", self.id, exc_info=exc)
-            self.closed = True
-            return
-        self._started = (send, waiting, message)
+        """Send a channel frame at once if nothing is queued and the server takes it without waiting; else queue it
+        for the writer (see `deliver`)."""
+        deliver((self,), message)
+
+    def _hand_over(self, delivery: Coroutine[Any, Any, None], waiting: Any, message: Message) -> None:
+        """`delivery` stopped in this connection's send, at `waiting` (the client's socket is full): the writer
+        finishes that send, then what queues up behind it."""
+        self._started = (delivery, waiting, message)
         self._wake()
+
+    def _send_failed(self, exc: Exception) -> None:
+        if not isinstance(exc, _GONE):  # a client that went away is no error: the handler's receive() says so
+            logger.error("sending to %s failed; its frames are no longer sent", self.id, exc_info=exc)
+        self.closed = True
+        self._emptied()
 
     def _wake(self) -> None:
         """Start the writer, unless it is running (it sends whatever is queued before it ends)."""
@@ -409,8 +402,8 @@ class Subscription(Subscriber):
         try:
             self._busy = True
             if self._started is not None:
-                started, waiting, first = self._started
-                await _finish(started, waiting)
+                delivery, waiting, first = self._started
+                await _finish(delivery, waiting)
                 self._started = None
                 self._progress += 1
                 if self._probe is not None:
@@ -586,9 +579,50 @@ class Listener(Subscriber):
         return None  # the consumer drains the queue at its own pace
 
 
-async def _awaited(awaitable: Awaitable[None]) -> None:
-    """A server's `send` that returns an awaitable other than a coroutine, as a coroutine."""
-    await awaitable
+def deliver(subscribers: Iterable[Subscriber], message: Message) -> None:
+    """Give `message` to every one of `subscribers`, as a plain loop awaiting their sends would, without waiting.
+
+    The loop (`_deliver`) awaits each idle connection's send itself: a send that finishes at once (the usual case)
+    costs what it does in a plain loop. One that has to wait (its client's socket is full) stops the loop there: the
+    stopped loop is handed to that connection's writer, which finishes the send and then ends it, and a new loop
+    goes on with the next subscriber. A subscriber with frames queued (or a listener) has the message queued.
+    """
+    remaining = iter(subscribers)
+    while True:
+        delivery = _Delivery()
+        loop = _deliver(remaining, message, delivery)
+        try:
+            waiting = loop.send(None)
+        except StopIteration:
+            return
+        delivery.handed_over = True
+        delivery.sending._hand_over(loop, waiting, message)  # type: ignore[union-attr]  # set before any send
+
+
+class _Delivery:
+    """One `_deliver` loop: the subscription whose send it is in, and whether it was handed to its writer."""
+
+    __slots__ = ("handed_over", "sending")
+
+    def __init__(self) -> None:
+        self.handed_over = False
+        self.sending: Subscription | None = None
+
+
+async def _deliver(subscribers: Iterator[Subscriber], message: Message, delivery: _Delivery) -> None:
+    for subscriber in subscribers:
+        if type(subscriber) is not Subscription or subscriber._writer is not None or subscriber.closed:
+            Subscriber.push(subscriber, message)
+            continue
+        delivery.sending = subscriber
+        try:
+            await subscriber._send(message)
+        except Exception as exc:
+            subscriber._send_failed(exc)
+        if delivery.handed_over:
+            return  # this loop was finishing one stopped send, in the subscriber's writer: the rest went on without it
+        if subscriber._probe is not None:
+            subscriber._sent(message)
 
 
 async def _finish(send: Coroutine[Any, Any, None], waiting: Any) -> None:
