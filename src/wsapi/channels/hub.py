@@ -130,6 +130,9 @@ class Channels:
         self._ids = itertools.count(1)
         self._channels: dict[str, _Channel] = {}
         self._subscribers: set[Subscriber] = set()
+        # The channels each subscriber is in, in the order it joined them; no entry for one in none. A tuple: a
+        # connection is in few channels, and this is the smallest container an idle connection can hold.
+        self._memberships: dict[Subscriber, tuple[str, ...]] = {}
         self.supervisor = Supervisor()
         self.draining = False  # shutting down: queued frames go out, new subscriptions are refused
         self._sigterm: Any = None
@@ -449,6 +452,10 @@ class Channels:
     def release(self, subscriber: Subscriber) -> None:
         self._subscribers.discard(subscriber)
 
+    def channels_of(self, subscriber: Subscriber) -> tuple[str, ...]:
+        """The channels `subscriber` is in, in the order it joined them."""
+        return self._memberships.get(subscriber, ())
+
     async def allowed(self, websocket: WebSocket, channel: str, action: Action = "subscribe") -> bool:
         if self.authorize is None:
             return True
@@ -474,7 +481,9 @@ class Channels:
             self._close_if_unused(ch)
             raise
         ch.joining -= 1
-        subscriber.channels.add(name)
+        joined = self.channels_of(subscriber)
+        if name not in joined:
+            self._memberships[subscriber] = (*joined, name)
         self.metrics.subscribed(subscriber.route)
         if since is None or since == ch.position:
             subscriber.push_backlog([outgoing(frames.subscribed(name, ch.position, since is not None))])
@@ -522,8 +531,12 @@ class Channels:
         self._settle(ch, snapshot.position)
 
     def leave(self, subscriber: Subscriber, name: str) -> None:
-        if name in subscriber.channels:
-            subscriber.channels.remove(name)
+        joined = self.channels_of(subscriber)
+        if name in joined:
+            if remaining := tuple(other for other in joined if other != name):
+                self._memberships[subscriber] = remaining
+            else:
+                del self._memberships[subscriber]
             self.metrics.unsubscribed(subscriber.route)
         ch = self._channels.get(name)
         if ch is None:
@@ -549,7 +562,7 @@ class Channels:
 
     def detach(self, subscriber: Subscriber) -> None:
         """Stop delivering to `subscriber` (it stays a presence member until it leaves)."""
-        for name in list(subscriber.channels):
+        for name in self.channels_of(subscriber):
             ch = self._channels.get(name)
             if ch is not None:
                 ch.subscribers.pop(subscriber, None)
