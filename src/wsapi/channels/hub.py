@@ -33,7 +33,7 @@ from wsapi.channels.frames import Position, check_channel, outgoing
 from wsapi.channels.presence import Member
 from wsapi.channels.revocations import Revocations
 from wsapi.channels.revocations import order as disconnect_order
-from wsapi.channels.sequencer import Sequencer, Step
+from wsapi.channels.sequencer import Join, Sequencer, Step
 from wsapi.channels.subscriber import Listener, OnFull, Subscriber, Subscription, initial_channels
 from wsapi.channels.supervisor import RETRY_MAX, RETRY_MIN, Supervisor, backoff
 from wsapi.connections import CLOSE_REVOKED, Connections, charge_publish
@@ -485,33 +485,29 @@ class Channels:
         if name not in joined:
             self._memberships[subscriber] = (*joined, name)
         self.metrics.subscribed(subscriber.route)
-        if since is None or since == ch.position:
-            subscriber.push_backlog([outgoing(frames.subscribed(name, ch.position, since is not None))])
-            ch.subscribers[subscriber] = None
-            return
-        catch_up = ch.catching_up[subscriber] = _CatchUp(ch.position)
-        try:
-            snapshot = await self.backend.read(name, since)
-        except BaseException:
-            self.leave(subscriber, name)
-            raise
-        if ch.catching_up.pop(subscriber, None) is None:
-            return  # it left while the history was read
-        if catch_up.reset or snapshot.frames is None or catch_up.start.epoch != since.epoch:
-            backlog = [outgoing(frames.subscribed(name, catch_up.start, False))]
-            backlog.extend(message for _, message in catch_up.frames)
+        join: Join[Message] | None = ch.sequencer.join_live(since)
+        if join is None:
+            assert since is not None
+            catch_up = ch.catching_up[subscriber] = _CatchUp(ch.position)
+            try:
+                snapshot = await self.backend.read(name, since)
+            except BaseException:
+                self.leave(subscriber, name)
+                raise
+            if ch.catching_up.pop(subscriber, None) is None:
+                return  # it left while the history was read
+            join = ch.sequencer.join(since, catch_up.start, catch_up.reset, snapshot.frames, catch_up.frames)
+        self._place(ch, subscriber, join)
+
+    def _place(self, ch: _Channel, subscriber: Subscriber, join: Join[Message]) -> None:
+        """Queue what `join` replays for `subscriber` and deliver to it from then on."""
+        backlog = [outgoing(frames.subscribed(ch.name, join.position, join.recovered))]
+        backlog.extend(outgoing(frame) for _, frame in join.replay)
+        backlog.extend(join.held)
+        if join.ahead is None:
             ch.subscribers[subscriber] = None
         else:
-            backlog = [outgoing(frames.subscribed(name, since, True))]
-            last = since.offset
-            for offset, frame in snapshot.frames:
-                backlog.append(outgoing(frame))
-                last = offset
-            backlog.extend(message for offset, message in catch_up.frames if offset > last)
-            if last > ch.sequencer.last:
-                ch.ahead[subscriber] = last
-            else:
-                ch.subscribers[subscriber] = None
+            ch.ahead[subscriber] = join.ahead
         subscriber.push_backlog(backlog)
 
     async def _open(self, ch: _Channel) -> None:
