@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from wsapi.channels.frames import Position
-from wsapi.channels.sequencer import Sequencer, Step
+from wsapi.channels.sequencer import Join, Sequencer, Step
+
+EVENT = 1 << 62  # the offset the hub holds a presence event under: above any message's
 
 
 def live(at: Position) -> Sequencer:
@@ -114,3 +116,56 @@ def test_another_epoch_the_history_does_not_have_is_dropped() -> None:
     assert sequencer.settle(Position("e", 3)) == []
     assert sequencer.position == Position("e", 3)
     assert sequencer.receive("e", 4, "m4") is Step.DELIVER
+
+
+def test_a_join_at_the_position_goes_live_without_reading() -> None:
+    sequencer = live(Position("e", 4))
+    assert sequencer.join_live(Position("e", 4)) == Join(True, Position("e", 4))
+    assert sequencer.join_live(None) == Join(False, Position("e", 4))  # from now on: nothing to recover
+    assert sequencer.join_live(Position("e", 3)) is None
+    assert sequencer.join_live(Position("other", 4)) is None
+
+
+def test_a_join_resumable_from_history_replays_it_then_what_arrived_live_meanwhile() -> None:
+    sequencer = live(Position("e", 4))
+    start = sequencer.position
+    assert sequencer.receive("e", 5, "m5") is Step.DELIVER  # while the join's read was on its way
+    join = sequencer.join(Position("e", 2), start, False, [(3, "m3"), (4, "m4")], [(5, "live m5"), (EVENT, "join")])
+    assert join == Join(True, Position("e", 2), ((3, "m3"), (4, "m4")), ("live m5", "join"), None)
+
+
+def test_a_join_drops_the_live_messages_its_history_already_holds() -> None:
+    sequencer = live(Position("e", 4))
+    start = sequencer.position
+    assert sequencer.receive("e", 5, "m5") is Step.DELIVER
+    join = sequencer.join(Position("e", 2), start, False, [(3, "m3"), (4, "m4"), (5, "m5")], [(5, "live m5")])
+    assert (join.replay, join.held, join.ahead) == (((3, "m3"), (4, "m4"), (5, "m5")), (), None)
+
+
+def test_a_join_from_a_trimmed_position_starts_unrecovered_from_the_read_start() -> None:
+    sequencer = live(Position("e", 400))
+    join = sequencer.join(Position("e", 2), Position("e", 400), False, None, [(401, "m401")])
+    assert join == Join(False, Position("e", 400), (), ("m401",), None)
+
+
+def test_a_join_from_an_epoch_live_delivery_is_not_in_starts_unrecovered_from_the_read_start() -> None:
+    sequencer = live(Position("old", 9))
+    # The client read the channel's new epoch before live delivery reached it: history answers in that epoch, but
+    # what the subscriber gets next continues the old one (until the new epoch's first message resets it).
+    join = sequencer.join(Position("new", 1), Position("old", 9), False, [(2, "n2")], [])
+    assert join == Join(False, Position("old", 9))
+
+
+def test_a_join_whose_read_crossed_a_reset_starts_unrecovered_from_the_reset() -> None:
+    sequencer = live(Position("e", 4))
+    # A reset during the read (history lost, a new epoch): the read's frames predate it.
+    join = sequencer.join(Position("e", 2), Position("new", 0), True, [(3, "m3"), (4, "m4")], [(1, "n1")])
+    assert join == Join(False, Position("new", 0), (), ("n1",), None)
+
+
+def test_a_join_whose_history_is_ahead_of_live_delivery_is_marked_ahead() -> None:
+    sequencer = live(Position("e", 4))
+    # The backend stored 5 and 6 before delivering them live: the replay has them, the channel is still at 4.
+    join = sequencer.join(Position("e", 3), Position("e", 4), False, [(4, "m4"), (5, "m5"), (6, "m6")], [])
+    assert join == Join(True, Position("e", 3), ((4, "m4"), (5, "m5"), (6, "m6")), (), 6)
+    assert sequencer.receive("e", 5, "m5") is Step.DELIVER  # live goes on; the hub sends it only past offset 6

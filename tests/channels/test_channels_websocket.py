@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 from typing import Any
 
 import pytest
@@ -64,6 +66,48 @@ def test_a_position_older_than_history_gets_the_not_recoverable_answer(client: T
         assert (subscribed["recovered"], subscribed["offset"]) == (False, 15)
         client.post("/publish/chat", json="live")
         assert messages(ws, 1) == ["live"]
+
+
+def until_message(ws: WebSocketTestSession) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The `subscribed` frames before the next message frame, and that message frame."""
+    subscribed = []
+    while (frame := ws.receive_json())["type"] != "message":
+        subscribed.append(frame)
+    return subscribed, frame
+
+
+@pytest.mark.parametrize("kept_open", [False, True], ids=["closed", "kept open"])
+def test_history_expired_twice_before_a_message_loses_nothing_after_recovered_false(
+    make_backend: MakeBackend, kept_open: bool
+) -> None:
+    """The channel's history expires, a read starts a new epoch, that expires too before anything is published: a
+    client resuming from an old position is told `recovered: false`, and the next message reaches it, a client new to
+    the channel (and one subscribed all along, keeping the channel open), once, at the position its publish returned.
+    """
+    ttl = 0.5
+    with TestClient(create_app(make_backend(history_ttl=ttl))) as client, ExitStack() as stack:
+        subscribers = [stack.enter_context(client.websocket_connect("/ws/room"))] if kept_open else []
+        for ws in subscribers:
+            ws.receive_json()
+        since = client.post("/publish/room", json="one").json()
+        client.post("/publish/room", json="two")
+        for ws in subscribers:
+            assert messages(ws, 2) == ["one", "two"]
+        time.sleep(2 * ttl)
+        with client.websocket_connect(f"/ws/room?since={since}") as ws:  # reads the expired channel: a new epoch
+            assert ws.receive_json()["recovered"] is False
+        time.sleep(2 * ttl)  # that epoch expires too, never published to
+        resumed = stack.enter_context(client.websocket_connect(f"/ws/room?since={since}"))
+        told = resumed.receive_json()
+        assert (told["type"], told["recovered"]) == ("subscribed", False)
+        new = stack.enter_context(client.websocket_connect("/ws/room"))
+        assert new.receive_json()["type"] == "subscribed"
+        position = client.post("/publish/room", json="next").json()
+        client.post("/publish/room", json="after")
+        for ws in [*subscribers, resumed, new]:
+            _, message = until_message(ws)
+            assert (f"{message['epoch']}:{message['offset']}", message["data"]) == (position, "next")
+            assert until_message(ws) == ([], {**message, "offset": message["offset"] + 1, "data": "after"})
 
 
 @pytest.mark.parametrize(

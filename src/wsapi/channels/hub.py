@@ -33,7 +33,7 @@ from wsapi.channels.frames import Position, check_channel, outgoing
 from wsapi.channels.presence import Member
 from wsapi.channels.revocations import Revocations
 from wsapi.channels.revocations import order as disconnect_order
-from wsapi.channels.sequencer import Sequencer, Step
+from wsapi.channels.sequencer import Join, Sequencer, Step
 from wsapi.channels.subscriber import Listener, OnFull, Subscriber, Subscription, deliver, initial_channels
 from wsapi.channels.supervisor import RETRY_MAX, RETRY_MIN, Supervisor, backoff
 from wsapi.connections import CLOSE_REVOKED, Connections, charge_publish
@@ -130,6 +130,9 @@ class Channels:
         self._ids = itertools.count(1)
         self._channels: dict[str, _Channel] = {}
         self._subscribers: set[Subscriber] = set()
+        # The channels each subscriber is in, in the order it joined them; no entry for one in none. A tuple: a
+        # connection is in few channels, and this is the smallest container an idle connection can hold.
+        self._memberships: dict[Subscriber, tuple[str, ...]] = {}
         self.supervisor = Supervisor()
         self.draining = False  # shutting down: queued frames go out, new subscriptions are refused
         self._sigterm: Any = None
@@ -445,6 +448,10 @@ class Channels:
     def release(self, subscriber: Subscriber) -> None:
         self._subscribers.discard(subscriber)
 
+    def channels_of(self, subscriber: Subscriber) -> tuple[str, ...]:
+        """The channels `subscriber` is in, in the order it joined them."""
+        return self._memberships.get(subscriber, ())
+
     async def allowed(self, websocket: WebSocket, channel: str, action: Action = "subscribe") -> bool:
         if self.authorize is None:
             return True
@@ -470,35 +477,33 @@ class Channels:
             self._close_if_unused(ch)
             raise
         ch.joining -= 1
-        subscriber.channels.add(name)
+        joined = self.channels_of(subscriber)
+        if name not in joined:
+            self._memberships[subscriber] = (*joined, name)
         self.metrics.subscribed(subscriber.route)
-        if since is None or since == ch.position:
-            subscriber.push_backlog([outgoing(frames.subscribed(name, ch.position, since is not None))])
-            ch.subscribers[subscriber] = None
-            return
-        catch_up = ch.catching_up[subscriber] = _CatchUp(ch.position)
-        try:
-            snapshot = await self.backend.read(name, since)
-        except BaseException:
-            self.leave(subscriber, name)
-            raise
-        if ch.catching_up.pop(subscriber, None) is None:
-            return  # it left while the history was read
-        if catch_up.reset or snapshot.frames is None or catch_up.start.epoch != since.epoch:
-            backlog = [outgoing(frames.subscribed(name, catch_up.start, False))]
-            backlog.extend(message for _, message in catch_up.frames)
+        join: Join[Message] | None = ch.sequencer.join_live(since)
+        if join is None:
+            assert since is not None
+            catch_up = ch.catching_up[subscriber] = _CatchUp(ch.position)
+            try:
+                snapshot = await self.backend.read(name, since)
+            except BaseException:
+                self.leave(subscriber, name)
+                raise
+            if ch.catching_up.pop(subscriber, None) is None:
+                return  # it left while the history was read
+            join = ch.sequencer.join(since, catch_up.start, catch_up.reset, snapshot.frames, catch_up.frames)
+        self._place(ch, subscriber, join)
+
+    def _place(self, ch: _Channel, subscriber: Subscriber, join: Join[Message]) -> None:
+        """Queue what `join` replays for `subscriber` and deliver to it from then on."""
+        backlog = [outgoing(frames.subscribed(ch.name, join.position, join.recovered))]
+        backlog.extend(outgoing(frame) for _, frame in join.replay)
+        backlog.extend(join.held)
+        if join.ahead is None:
             ch.subscribers[subscriber] = None
         else:
-            backlog = [outgoing(frames.subscribed(name, since, True))]
-            last = since.offset
-            for offset, frame in snapshot.frames:
-                backlog.append(outgoing(frame))
-                last = offset
-            backlog.extend(message for offset, message in catch_up.frames if offset > last)
-            if last > ch.sequencer.last:
-                ch.ahead[subscriber] = last
-            else:
-                ch.subscribers[subscriber] = None
+            ch.ahead[subscriber] = join.ahead
         subscriber.push_backlog(backlog)
 
     async def _open(self, ch: _Channel) -> None:
@@ -518,8 +523,12 @@ class Channels:
         self._settle(ch, snapshot.position)
 
     def leave(self, subscriber: Subscriber, name: str) -> None:
-        if name in subscriber.channels:
-            subscriber.channels.remove(name)
+        joined = self.channels_of(subscriber)
+        if name in joined:
+            if remaining := tuple(other for other in joined if other != name):
+                self._memberships[subscriber] = remaining
+            else:
+                del self._memberships[subscriber]
             self.metrics.unsubscribed(subscriber.route)
         ch = self._channels.get(name)
         if ch is None:
@@ -545,7 +554,7 @@ class Channels:
 
     def detach(self, subscriber: Subscriber) -> None:
         """Stop delivering to `subscriber` (it stays a presence member until it leaves)."""
-        for name in list(subscriber.channels):
+        for name in self.channels_of(subscriber):
             ch = self._channels.get(name)
             if ch is not None:
                 ch.subscribers.pop(subscriber, None)

@@ -1,5 +1,6 @@
 """A channel's message order, with no I/O: which live message goes out, which is a duplicate, when history must be
-read, and when subscribers must be told that what they had cannot be recovered.
+read, when subscribers must be told that what they had cannot be recovered, and where one joining from a position
+starts.
 
 The hub keeps one `Sequencer` per open channel and does what it answers. A live message that is not the next one
 (an offset jump, another epoch) is never trusted on its own: it is held and history is read; a message held before
@@ -11,8 +12,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
+from typing import Generic, Never, TypeVar
 
 from wsapi.channels.frames import Position
+
+T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
 
 
 class Step(Enum):
@@ -32,6 +37,19 @@ class Fill:
     frames: list[tuple[int, str]]
     reset: Position | None = None
     again: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Join(Generic[T_co]):
+    """Where a subscriber joining from a position starts: its `subscribed` frame's position and `recovered`, the
+    history frames to replay, then the live ones held for it meanwhile; and the offset its replay reached past live
+    delivery (`ahead`: it gets live messages only after that one), or None."""
+
+    recovered: bool
+    position: Position
+    replay: tuple[tuple[int, str], ...] = ()
+    held: tuple[T_co, ...] = ()
+    ahead: int | None = None
 
 
 class Sequencer:
@@ -103,6 +121,35 @@ class Sequencer:
             return Fill([], Position(current.epoch, 0), again=True)
         self.epoch, self.last = current.epoch, current.offset  # trimmed beyond our position: from its end
         return Fill([], current, again=self.stale)
+
+    def join_live(self, since: Position | None) -> Join[Never] | None:
+        """A subscriber joining from `since` (None: from now on) without reading history, or None if it must read
+        history after `since`: only a position at ours has nothing to replay."""
+        if since is not None and since != self.position:
+            return None
+        return Join(since is not None, self.position)
+
+    def join(
+        self,
+        since: Position,
+        start: Position,
+        reset: bool,
+        frames: list[tuple[int, str]] | None,
+        held: list[tuple[int, T]],
+    ) -> Join[T]:
+        """A subscriber joining from `since`, once history after it has been read: `frames` (None: it cannot be
+        resumed from). `start` is our position when the read began (where a `reset` during the read put it) and
+        `held` the `(offset, item)` pairs delivered live after `start` meanwhile."""
+        if reset or frames is None or start.epoch != since.epoch:
+            return Join(False, start, held=tuple(item for _, item in held))
+        last = frames[-1][0] if frames else since.offset
+        return Join(
+            True,
+            since,
+            tuple(frames),
+            tuple(item for offset, item in held if offset > last),
+            last if last > self.last else None,
+        )
 
     def settle(self, current: Position) -> list[tuple[str, int, str]]:
         """The read is the last one (its result `current`): go live; the held messages to `receive()` again,

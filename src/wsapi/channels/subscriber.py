@@ -66,7 +66,6 @@ class Subscriber:
         "_probe",
         "_queue",
         "_waiter",
-        "channels",
         "closed",
         "dropped",
         "id",
@@ -88,7 +87,6 @@ class Subscriber:
         if self.max_bytes < 1:
             raise ValueError("queue_bytes must be at least 1")
         self.on_full = on_full
-        self.channels: set[str] = set()
         self.closed = False
         self.dropped = 0
         self._queue: deque[Message] | None = None  # made when a frame has to wait, dropped once it is empty
@@ -272,6 +270,11 @@ class Subscription(Subscriber):
     def route(self) -> str:  # type: ignore[override]
         route = self.websocket.scope.get("route")
         return str(getattr(route, "path", ""))
+
+    @property
+    def channels(self) -> tuple[str, ...]:
+        """The channels this connection is subscribed to, in the order it joined them (the hub keeps them)."""
+        return self._hub.channels_of(self)
 
     async def __aenter__(self) -> Self:
         self._hub.attach(self)
@@ -486,7 +489,7 @@ class Subscription(Subscriber):
         self._make_room()
 
     async def _teardown(self) -> None:
-        for channel in list(self.channels):
+        for channel in self.channels:
             try:
                 await self.unsubscribe(channel)
             except Exception:
