@@ -403,9 +403,7 @@ class APIWebSocketRoute(WebSocketRoute):
                 _exit_stack(self.needs_exit_stack or bool(overrides)) as stack,
                 _exit_stack(self.needs_function_stack or bool(overrides)) as function_stack,
             ):
-                solver = Solver(websocket, stack, overrides, function_stack=function_stack)
-                endpoint = await self.solve(websocket, solver)
-                del solver  # kept by a typed route's endpoint, which needs it; a plain one's frees it
+                endpoint = await self.solve(websocket, stack, function_stack, overrides)
                 if endpoint is not None:
                     try:
                         await endpoint
@@ -424,7 +422,13 @@ class APIWebSocketRoute(WebSocketRoute):
         call: Callable[..., Any] = self.dependant.call if self.dependant else self.endpoint  # type: ignore[assignment]
         return endpoint_context(call, f"WebSocket {websocket.scope.get('root_path', '')}{self.path}")
 
-    async def solve(self, websocket: WebSocket, solver: Solver) -> Awaitable[None] | None:
+    async def solve(
+        self,
+        websocket: WebSocket,
+        stack: AsyncExitStack | None,
+        function_stack: AsyncExitStack | None,
+        overrides: Overrides | None,
+    ) -> Awaitable[None] | None:
         """The endpoint's call, its handshake parameters and dependencies solved (on a typed route, followed by
         serving its messages); None if a dependency closed the connection itself (the guide's older style).
 
@@ -434,6 +438,7 @@ class APIWebSocketRoute(WebSocketRoute):
         return instead of having it thrown into them, and raises it after their teardown.
         """
         dependant: Dependant = self.dependant  # type: ignore[assignment]  # a class endpoint is not run here
+        solver = Solver(websocket, stack, overrides, function_stack=function_stack)
         values, errors = await solver.solve(dependant)
         if errors:
             raise WebSocketRequestValidationError(errors, endpoint_ctx=self.endpoint_context(websocket))

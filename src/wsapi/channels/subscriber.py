@@ -12,9 +12,8 @@ produced. They are never dropped: when the queue is full, the handler's send wai
 
 A channel frame for a connection with nothing queued is sent inside the fan-out (`deliver`), which awaits the
 server's sends one after the other as a plain loop does: its cost per subscriber is then the server's send and
-little else. Only a send that has
-to wait starts the connection's writer task, which sends what queues up behind it and ends once the queue is empty:
-an idle subscribed connection holds neither a task nor a queue.
+little else. Only a send that has to wait starts the connection's writer task, which sends what queues up behind
+it and ends once the queue is empty: an idle subscribed connection holds neither a task nor a queue.
 """
 
 from __future__ import annotations
@@ -357,7 +356,7 @@ class Subscription(Subscriber):
     def _wake(self) -> None:
         """Start the writer, unless it is running (it sends whatever is queued before it ends)."""
         if self._writer is None and not self.aborted:
-            self._direct = None
+            self._direct = None  # from now on frames queue behind the writer (an aborted one has none already)
             self._writer = self._hub.spawn(f"writer of {self.id}", self._write())
 
     async def _send_from_handler(self, message: Message) -> None:
@@ -372,7 +371,7 @@ class Subscription(Subscriber):
             raise WebSocketDisconnect(1006, "the connection was closed")
         if kind == "websocket.close":
             self._closing = message
-            self.closed, self._direct = True, None  # nothing more is queued; the writer sends the close after the rest
+            self.closed = True  # nothing more is queued; the writer sends the close after the rest
             self._wake()
             return
         queue = self._open_queue()
@@ -449,7 +448,7 @@ class Subscription(Subscriber):
             self._make_room()
 
     def _close_after_queue(self, code: int, reason: str) -> None:
-        self.closed, self._direct = True, None
+        self.closed = True
         self._closing = {"type": "websocket.close", "code": code, "reason": reason}
         self.websocket.application_state = WebSocketState.DISCONNECTED
         self._wake()
