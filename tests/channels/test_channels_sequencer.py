@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from wsapi.channels.frames import Position
-from wsapi.channels.sequencer import Join, Sequencer, Step
-
-EVENT = 1 << 62  # the offset the hub holds a presence event under: above any message's
+from wsapi.channels.sequencer import EVENT_OFFSET, Join, Sequencer, Step
 
 
 def live(at: Position) -> Sequencer:
@@ -130,7 +128,8 @@ def test_a_join_resumable_from_history_replays_it_then_what_arrived_live_meanwhi
     sequencer = live(Position("e", 4))
     start = sequencer.position
     assert sequencer.receive("e", 5, "m5") is Step.DELIVER  # while the join's read was on its way
-    join = sequencer.join(Position("e", 2), start, False, [(3, "m3"), (4, "m4")], [(5, "live m5"), (EVENT, "join")])
+    held = [(5, "live m5"), (EVENT_OFFSET, "join")]
+    join = sequencer.join(Position("e", 2), start, False, [(3, "m3"), (4, "m4")], held)
     assert join == Join(True, Position("e", 2), ((3, "m3"), (4, "m4")), ("live m5", "join"), None)
 
 

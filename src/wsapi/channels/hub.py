@@ -33,7 +33,7 @@ from wsapi.channels.frames import Position, check_channel, outgoing
 from wsapi.channels.presence import Member
 from wsapi.channels.revocations import Revocations
 from wsapi.channels.revocations import order as disconnect_order
-from wsapi.channels.sequencer import Join, Sequencer, Step
+from wsapi.channels.sequencer import EVENT_OFFSET, Join, Sequencer, Step
 from wsapi.channels.subscriber import Listener, OnFull, Subscriber, Subscription, deliver, initial_channels
 from wsapi.channels.supervisor import RETRY_MAX, RETRY_MIN, Supervisor, backoff
 from wsapi.connections import CLOSE_REVOKED, Connections, charge_publish
@@ -54,9 +54,6 @@ DEFAULT_QUEUE_SIZE = 100  # frames; the backends keep 200 messages of history, s
 DEFAULT_QUEUE_BYTES = 1024 * 1024
 DEFAULT_SEND_TIMEOUT = 15.0
 DEFAULT_MAX_SUBSCRIPTIONS = 128  # per connection, as Centrifugo's default
-
-
-_EVENT = 1 << 62  # the offset a presence event is held under while a subscriber catches up: above any message's
 
 
 class _CatchUp:
@@ -363,7 +360,7 @@ class Channels:
             # Presence is live only: subscribers still reading history get it too, in order with what they hold.
             deliver(ch.ahead, message)
             for catch_up in ch.catching_up.values():
-                catch_up.frames.append((_EVENT, message))
+                catch_up.frames.append((EVENT_OFFSET, message))
 
     def on_resubscribed(self) -> None:
         self.metrics.backend_reconnected()

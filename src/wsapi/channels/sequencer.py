@@ -16,6 +16,10 @@ from typing import Generic, Never, TypeVar
 
 from wsapi.channels.frames import Position
 
+# The offset a frame that is not a message (a presence event) is held under while a subscriber catches up: above any
+# message's, so that `join` never drops it as one the replay already holds.
+EVENT_OFFSET = 1 << 62
+
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
 
