@@ -10,10 +10,11 @@ A subscribed WebSocket has one sender: while subscribed, the handler's own sends
 replies and error frames, `close`) go through the same queue and writer as the channel frames, in the order they were
 produced. They are never dropped: when the queue is full, the handler's send waits for room.
 
-A channel frame for a connection with nothing queued is sent inside the fan-out (`deliver`), which awaits the
-server's sends one after the other as a plain loop does: its cost per subscriber is then the server's send and
-little else. Only a send that has to wait starts the connection's writer task, which sends what queues up behind
-it and ends once the queue is empty: an idle subscribed connection holds neither a task nor a queue.
+A channel frame for a connection with nothing queued is sent inside the fan-out (`deliver`): written to the socket
+as bytes framed once per message where the server allows it (`wire`), else through the server's send, awaited one
+after the other as a plain loop does. Only a send that has to wait starts the connection's writer task, which sends
+what queues up behind it and ends once the queue is empty: an idle subscribed connection holds neither a task nor a
+queue.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from wsapi.channels.errors import (
 )
 from wsapi.channels.frames import Position, check_channel
 from wsapi.channels.presence import Member
+from wsapi.channels.wire import Socket, prepare, socket_of, writable
 
 if TYPE_CHECKING:
     from wsapi.channels.hub import Channels
@@ -65,6 +67,7 @@ class Subscriber:
         "_limit",
         "_probe",
         "_queue",
+        "_socket",
         "_waiter",
         "closed",
         "dropped",
@@ -91,6 +94,8 @@ class Subscriber:
         # The send a fan-out may call at once (nothing queued, no writer, not closed), else None; kept beside the
         # object's header, so that a delivery reads one attribute where it would read three spread over the object.
         self._direct: Send | None = None
+        # Its server socket, when a fan-out may write prepared frames to it (see `wire`); read with `_direct`.
+        self._socket: Socket | None = None
         self.dropped = 0
         self._queue: deque[Message] | None = None  # made when a frame has to wait, dropped once it is empty
         self._bytes = 0  # characters (text) or bytes (binary) queued
@@ -269,6 +274,7 @@ class Subscription(Subscriber):
         self._closing: Message | None = None  # the close frame to send once the queue is empty
         self._send: Send = websocket._send
         self._direct = self._send
+        self._socket = socket_of(self._send)
         self._room: asyncio.Future[None] | None = None  # a handler's send waiting for room in the queue
         # Ids of the handler's frames in the queue ("drop_oldest" never drops them); made by the first one.
         self._own: set[int] | None = None
@@ -595,10 +601,12 @@ class Listener(Subscriber):
 def deliver(subscribers: Iterable[Subscriber], message: Message) -> None:
     """Give `message` to every one of `subscribers`, as a plain loop awaiting their sends would, without waiting.
 
-    The loop (`_deliver`) awaits each idle connection's send itself: a send that finishes at once (the usual case)
-    costs what it does in a plain loop. One that has to wait (its client's socket is full) stops the loop there: the
-    stopped loop is handed to that connection's writer, which finishes the send and then ends it, and a new loop
-    goes on with the next subscriber. A subscriber with frames queued (or a listener) has the message queued.
+    The loop (`_deliver`) writes the message, framed once, to each idle connection whose socket takes it now (under
+    uvicorn, see `wire`), and awaits every other idle connection's send itself: a send that finishes at once (the
+    usual case) costs what it does in a plain loop. One that has to wait (its client's socket is full) stops the
+    loop there: the stopped loop is handed to that connection's writer, which finishes the send and then ends it,
+    and a new loop goes on with the next subscriber. A subscriber with frames queued (or a listener) has the message
+    queued.
     """
     remaining = iter(subscribers)
     while True:
@@ -623,18 +631,25 @@ class _Delivery:
 
 
 async def _deliver(subscribers: Iterator[Subscriber], message: Message, delivery: _Delivery) -> None:
+    frame: bytes | None = None  # `message` framed for the wire, once, for every socket that takes it now
     for subscriber in subscribers:
         send = subscriber._direct
         if send is None:  # a listener, or a subscription with frames queued (or closed)
             Subscriber.push(subscriber, message)
             continue
-        delivery.sending = subscriber
-        try:
-            await send(message)
-        except Exception as exc:
-            subscriber._send_failed(exc)
-        if delivery.handed_over:
-            return  # this loop was finishing one stopped send, in the subscriber's writer: the rest went on without it
+        socket = subscriber._socket
+        if socket is not None and writable(socket):
+            if frame is None:
+                frame = prepare(message)
+            socket.transport.write(frame)
+        else:
+            delivery.sending = subscriber
+            try:
+                await send(message)
+            except Exception as exc:
+                subscriber._send_failed(exc)
+            if delivery.handed_over:
+                return  # this loop was finishing a stopped send, in its subscriber's writer: the rest went on
         if subscriber._probe is not None:
             subscriber._sent(message)
 

@@ -1,0 +1,48 @@
+"""A fan-out's frame built once: under uvicorn's default WebSocket protocol, every idle subscriber's socket is
+given the same prepared bytes, where each connection's ASGI send would frame the message again.
+
+Only where nothing a client, the server or the app sees changes: the connection's ASGI `send` is the protocol's own
+(no middleware wraps it, so none is bypassed), it negotiated no extension (permessage-deflate compresses per
+connection), it is open, and its socket takes data now (the server has not paused writing). Any other connection,
+and any other server, gets the frame through its ASGI send.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from starlette.types import Message
+
+try:
+    from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+    from websockets.frames import Frame, Opcode
+    from websockets.protocol import State
+except ImportError:  # uvicorn is an optional extra; under another server every frame takes the ASGI send
+    _PROTOCOL: type[Any] | None = None
+else:
+    _PROTOCOL = WebSocketsSansIOProtocol
+
+__all__ = ["Socket", "prepare", "socket_of", "writable"]
+
+Socket = Any  # uvicorn's WebSocketsSansIOProtocol: the connection's server side
+
+
+def socket_of(send: Callable[..., Any]) -> Socket | None:
+    """The server protocol behind `send` if a prepared frame may be written to it directly, else None."""
+    protocol = getattr(send, "__self__", None)
+    if _PROTOCOL is None or not isinstance(protocol, _PROTOCOL):
+        return None
+    if getattr(send, "__func__", None) is not _PROTOCOL.send or protocol.conn.extensions:
+        return None  # a subclass's own send, or a compressed connection
+    return protocol
+
+
+def writable(socket: Socket) -> bool:
+    """Whether `socket` takes a frame now, as its ASGI send would without waiting."""
+    return socket.writable.is_set() and socket.conn.state is State.OPEN and not socket.disconnected
+
+
+def prepare(message: Message) -> bytes:
+    """The unmasked text frame carrying `message` (a `websocket.send` event with `text`), as the server frames it."""
+    return Frame(Opcode.TEXT, message["text"].encode()).serialize(mask=False)

@@ -1,0 +1,48 @@
+"""An app for the prepared-frame tests, served by uvicorn: `/sub/{channel}` tells the client whether its channel
+frames are written as prepared bytes, then publishes what the client sends. WIRE_APP_COUNT_SENDS=1 wraps the app
+in a middleware that counts the channel frames it passes to the server (`GET /sent`)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from wsapi import WebSocket, WsAPI
+from wsapi.channels import Channels, ChannelsDep
+from wsapi.limits import Limits
+
+# The tests send faster than the default per-connection rates allow.
+app = WsAPI(channels=Channels(), limits=Limits(messages=None, publishes=None))
+sent = {"frames": 0}
+
+
+@app.websocket("/sub/{channel}")
+async def sub(websocket: WebSocket, channel: str, hub: ChannelsDep) -> None:
+    await websocket.accept()
+    async with hub.subscribe(websocket, channel) as subscription:
+        await websocket.send_json({"prepared": subscription._socket is not None})
+        async for text in websocket.iter_text():
+            await hub.publish(channel, text)
+
+
+@app.get("/sent")
+async def count_sent() -> dict[str, int]:
+    return sent
+
+
+class CountChannelFrames:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def counting(message: Message) -> None:
+            if message["type"] == "websocket.send" and '"type":"message"' in (message.get("text") or ""):
+                sent["frames"] += 1
+            await send(message)
+
+        await self.app(scope, receive, counting if scope["type"] == "websocket" else send)
+
+
+served: Any = CountChannelFrames(app) if os.environ.get("WIRE_APP_COUNT_SENDS") == "1" else app
