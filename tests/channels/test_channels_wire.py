@@ -18,9 +18,9 @@ pytestmark = pytest.mark.anyio
 
 Serve = Callable[..., list[ServerProcess]]
 
-# Frame payloads on both sides of the 7-bit, 16-bit and 64-bit length encodings; multi-byte UTF-8 included, where
-# the length on the wire is not the number of characters.
-TEXTS = ["x", "y" * 150, "é€😀" * 40, "z" * 70_000, "ü" * 40_000]
+# Frame payloads on both sides of the 7-bit, 16-bit and 64-bit length encodings and of the largest prepared frame
+# (`wire.PREPARED_MAX`, in bytes: the multi-byte UTF-8 ones are under it in characters, over it in bytes).
+TEXTS = ["x", "y" * 150, "é€😀" * 40, "w" * 3_900, "ẅ" * 1_400, "v" * 4_200, "z" * 70_000, "ü" * 40_000]
 
 
 @pytest.fixture

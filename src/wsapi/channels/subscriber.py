@@ -10,11 +10,11 @@ A subscribed WebSocket has one sender: while subscribed, the handler's own sends
 replies and error frames, `close`) go through the same queue and writer as the channel frames, in the order they were
 produced. They are never dropped: when the queue is full, the handler's send waits for room.
 
-A channel frame for a connection with nothing queued is sent inside the fan-out (`deliver`): written to the socket
-as bytes framed once per message where the server allows it (`wire`), else through the server's send, awaited one
-after the other as a plain loop does. Only a send that has to wait starts the connection's writer task, which sends
-what queues up behind it and ends once the queue is empty: an idle subscribed connection holds neither a task nor a
-queue.
+A channel frame for a connection with nothing queued is sent inside the fan-out (`deliver`): a small one is written
+to the socket as bytes framed once per message where the server allows it (`wire`), any other through the server's
+send, awaited one after the other as a plain loop does. Only a send that has to wait starts the connection's writer
+task, which sends what queues up behind it and ends once the queue is empty: an idle subscribed connection holds
+neither a task nor a queue.
 """
 
 from __future__ import annotations
@@ -601,8 +601,8 @@ class Listener(Subscriber):
 def deliver(subscribers: Iterable[Subscriber], message: Message) -> None:
     """Give `message` to every one of `subscribers`, as a plain loop awaiting their sends would, without waiting.
 
-    The loop (`_deliver`) writes the message, framed once, to each idle connection whose socket takes it now (under
-    uvicorn, see `wire`), and awaits every other idle connection's send itself: a send that finishes at once (the
+    The loop (`_deliver`) writes a small message, framed once, to each idle connection whose socket takes it now
+    (under uvicorn, see `wire`), and awaits every other idle connection's send itself: a send that finishes at once (the
     usual case) costs what it does in a plain loop. One that has to wait (its client's socket is full) stops the
     loop there: the stopped loop is handed to that connection's writer, which finishes the send and then ends it,
     and a new loop goes on with the next subscriber. A subscriber with frames queued (or a listener) has the message
@@ -631,16 +631,14 @@ class _Delivery:
 
 
 async def _deliver(subscribers: Iterator[Subscriber], message: Message, delivery: _Delivery) -> None:
-    frame: bytes | None = None  # `message` framed for the wire, once, for every socket that takes it now
+    frame = prepare(message)  # framed once for every socket that takes it now; None: too large to be worth it
     for subscriber in subscribers:
         send = subscriber._direct
         if send is None:  # a listener, or a subscription with frames queued (or closed)
             Subscriber.push(subscriber, message)
             continue
         socket = subscriber._socket
-        if socket is not None and writable(socket):
-            if frame is None:
-                frame = prepare(message)
+        if frame is not None and socket is not None and writable(socket):
             socket.transport.write(frame)
         else:
             delivery.sending = subscriber

@@ -5,6 +5,11 @@ Only where nothing a client, the server or the app sees changes: the connection'
 (no middleware wraps it, so none is bypassed), it negotiated no extension (permessage-deflate compresses per
 connection), it is open, and its socket takes data now (the server has not paused writing). Any other connection,
 and any other server, gets the frame through its ASGI send.
+
+Only small messages are prepared (`PREPARED_MAX`): there, framing is most of what a delivery costs the server. For
+larger ones it is mostly a copy, and skipping it lets a burst outrun its readers: on loopback the surplus waits in
+the kernel's socket memory, which measured as TCP memory pressure, dropped segments and retransmission timeouts
+(benchmarks/RESULTS.md, "Prepared frames").
 """
 
 from __future__ import annotations
@@ -23,7 +28,9 @@ except ImportError:  # uvicorn is an optional extra; under another server every 
 else:
     _PROTOCOL = WebSocketsSansIOProtocol
 
-__all__ = ["Socket", "prepare", "socket_of", "writable"]
+__all__ = ["PREPARED_MAX", "Socket", "prepare", "socket_of", "writable"]
+
+PREPARED_MAX = 4096  # bytes of payload
 
 Socket = Any  # uvicorn's WebSocketsSansIOProtocol: the connection's server side
 
@@ -43,6 +50,13 @@ def writable(socket: Socket) -> bool:
     return socket.writable.is_set() and socket.conn.state is State.OPEN and not socket.disconnected
 
 
-def prepare(message: Message) -> bytes:
-    """The unmasked text frame carrying `message` (a `websocket.send` event with `text`), as the server frames it."""
-    return Frame(Opcode.TEXT, message["text"].encode()).serialize(mask=False)
+def prepare(message: Message) -> bytes | None:
+    """The unmasked text frame carrying `message` (a `websocket.send` event with `text`), as the server frames it;
+    None if its payload is over `PREPARED_MAX` bytes."""
+    text: str = message["text"]
+    if len(text) > PREPARED_MAX:  # a character encodes to at least one byte
+        return None
+    payload = text.encode()
+    if len(payload) > PREPARED_MAX:
+        return None
+    return Frame(Opcode.TEXT, payload).serialize(mask=False)
