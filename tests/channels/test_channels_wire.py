@@ -19,7 +19,7 @@ pytestmark = pytest.mark.anyio
 Serve = Callable[..., list[ServerProcess]]
 
 # Frame payloads on both sides of the 7-bit, 16-bit and 64-bit length encodings and of the largest prepared frame
-# (`wire.PREPARED_MAX`, in bytes: the multi-byte UTF-8 ones are under it in characters, over it in bytes).
+# (`wire.PREPARED_MAX` bytes; "ẅ" * 1_400 is under it in characters, over it in bytes); multi-byte UTF-8 included.
 TEXTS = ["x", "y" * 150, "é€😀" * 40, "w" * 3_900, "ẅ" * 1_400, "v" * 4_200, "z" * 70_000, "ü" * 40_000]
 
 

@@ -609,9 +609,10 @@ def deliver(subscribers: Iterable[Subscriber], message: Message) -> None:
     queued.
     """
     remaining = iter(subscribers)
+    frame = prepare(message)  # once per publish, for every loop; None: too large to be worth it
     while True:
         delivery = _Delivery()
-        loop = _deliver(remaining, message, delivery)
+        loop = _deliver(remaining, message, frame, delivery)
         try:
             waiting = loop.send(None)
         except StopIteration:
@@ -630,8 +631,9 @@ class _Delivery:
         self.sending: Subscriber | None = None
 
 
-async def _deliver(subscribers: Iterator[Subscriber], message: Message, delivery: _Delivery) -> None:
-    frame = prepare(message)  # framed once for every socket that takes it now; None: too large to be worth it
+async def _deliver(
+    subscribers: Iterator[Subscriber], message: Message, frame: bytes | None, delivery: _Delivery
+) -> None:
     for subscriber in subscribers:
         send = subscriber._direct
         if send is None:  # a listener, or a subscription with frames queued (or closed)

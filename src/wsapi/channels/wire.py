@@ -53,10 +53,7 @@ def writable(socket: Socket) -> bool:
 def prepare(message: Message) -> bytes | None:
     """The unmasked text frame carrying `message` (a `websocket.send` event with `text`), as the server frames it;
     None if its payload is over `PREPARED_MAX` bytes."""
-    text: str = message["text"]
-    if len(text) > PREPARED_MAX:  # a character encodes to at least one byte
-        return None
-    payload = text.encode()
+    payload = message["text"].encode()
     if len(payload) > PREPARED_MAX:
         return None
     return Frame(Opcode.TEXT, payload).serialize(mask=False)
