@@ -17,6 +17,7 @@ import queue
 import socket
 import time
 import traceback
+import zlib
 from array import array
 from collections.abc import Callable, Coroutine, Sequence
 from collections.abc import Set as AbstractSet
@@ -307,6 +308,8 @@ async def idle_job(phase: Phase, url: str, batches: Sequence[int], concurrency: 
 # Fan-out: subscribers on /sub, one publisher on /pub; every step is a burst of publishes awaited by every subscriber.
 
 FANOUT_PREFIX = b'{"type":"message"'  # the frame every fan-out app sends a subscriber, one per published text
+DEFLATE_OFFER = {"Sec-WebSocket-Extensions": "permessage-deflate; client_max_window_bits"}  # what browsers send
+DEFLATE_TAIL = b"\x00\x00\xff\xff"  # RFC 7692 strips it from each compressed message; inflating needs it back
 CONNECT_BATCH = 200  # subscribers connecting at once
 
 
@@ -340,16 +343,22 @@ class _Tally:
 
 
 class _Subscriber(WSListener):
-    def __init__(self, tally: _Tally) -> None:
+    def __init__(self, tally: _Tally, compressed: bool) -> None:
         self.tally = tally
         self.count = 0
         self.goal = -1
         self.closed = False
+        # picows leaves extensions to the listener: a compressed frame (RSV1) is inflated here, every one of them,
+        # since each may refer back to the ones before (context takeover).
+        self.inflate = zlib.decompressobj(wbits=-15) if compressed else None
 
     def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
         if frame.msg_type is WSMsgType.TEXT:
+            payload: bytes | memoryview = frame.get_payload_as_memoryview()
+            if frame.rsv1 and self.inflate is not None:
+                payload = self.inflate.decompress(bytes(payload) + DEFLATE_TAIL)
             # Other frames (wsapi's "subscribed") are not deliveries.
-            if frame.get_payload_as_memoryview()[: len(FANOUT_PREFIX)] == FANOUT_PREFIX:
+            if payload[: len(FANOUT_PREFIX)] == FANOUT_PREFIX:
                 self.count += 1
                 if self.count == self.goal:
                     self.tally.arrived()
@@ -379,11 +388,18 @@ def _stalled_subscriber(url: str) -> socket.socket:
 
 
 async def fanout_job(
-    phase: Phase, base_urls: Sequence[str], subscribers: int, stalled: int, publisher: bool, bursts: Sequence[Burst]
+    phase: Phase,
+    base_urls: Sequence[str],
+    subscribers: int,
+    stalled: int,
+    publisher: bool,
+    bursts: Sequence[Burst],
+    compressed: bool = False,
 ) -> Report:
     """Connect `stalled` subscribers that never read (first, so a naive loop meets them first), then `subscribers`
-    that do, spread over the servers; the publishing process also connects to the first server's /pub. Then each
-    burst is one step: ready, go, the publisher sends it, every process waits (bounded) for its subscribers."""
+    that do, spread over the servers, offering permessage-deflate if `compressed`; the publishing process also
+    connects to the first server's /pub. Then each burst is one step: ready, go, the publisher sends it, every
+    process waits (bounded) for its subscribers."""
     urls = [f"{base}/sub" for base in base_urls]
     stuck = [_stalled_subscriber(urls[i % len(urls)]) for i in range(stalled)]
     tally = _Tally()
@@ -391,7 +407,12 @@ async def fanout_job(
     for start in range(0, subscribers, CONNECT_BATCH):
         opened += await asyncio.gather(
             *(
-                ws_connect(lambda: _Subscriber(tally), urls[i % len(urls)], websocket_handshake_timeout=IO_TIMEOUT)
+                ws_connect(
+                    lambda: _Subscriber(tally, compressed),
+                    urls[i % len(urls)],
+                    websocket_handshake_timeout=IO_TIMEOUT,
+                    extra_headers=DEFLATE_OFFER if compressed else None,
+                )
                 for i in range(start, min(subscribers, start + CONNECT_BATCH))
             )
         )

@@ -234,12 +234,18 @@ class _Step:
 
 
 def _fan_out(
-    server: Server, settings: Settings, subscribers: int, stalled: int, bursts: Sequence[Burst]
+    server: Server,
+    settings: Settings,
+    subscribers: int,
+    stalled: int,
+    bursts: Sequence[Burst],
+    compressed: bool = False,
 ) -> tuple[list[_Step], int]:
-    """Run `bursts` against `subscribers` (of which `stalled` never read) spread over the servers' processes; each
-    step's figures and the number of subscribers the server closed."""
+    """Run `bursts` against `subscribers` (of which `stalled` never read) spread over the servers' processes, each
+    offering permessage-deflate if `compressed`; each step's figures and the number of subscribers the server
+    closed."""
     parts = split(subscribers - stalled, settings.client_processes)
-    args = [(server.urls(""), n, stalled if i == 0 else 0, i == 0, bursts) for i, n in enumerate(parts)]
+    args = [(server.urls(""), n, stalled if i == 0 else 0, i == 0, bursts, compressed) for i, n in enumerate(parts)]
     cpu: list[float] = []
     clock: list[float] = []
     with Clients(fanout_job, args, settings.client_cpus) as clients:
@@ -277,13 +283,20 @@ def fanout(server: Server, settings: Settings) -> Outcome:
     return _fan_out_outcome(server, settings)
 
 
-def _fan_out_outcome(server: Server, settings: Settings) -> Outcome:
+@scenario("fanout_deflate", "fanout", per_subscriber_count=True)
+def fanout_deflate(server: Server, settings: Settings) -> Outcome:
+    """`fanout` with {settings.subscribers} subscribers that offer permessage-deflate, as browsers do, to a server
+    that accepts it (uvicorn's default); the clients inflate every compressed frame."""
+    return _fan_out_outcome(server, settings, compressed=True)
+
+
+def _fan_out_outcome(server: Server, settings: Settings, compressed: bool = False) -> Outcome:
     n = settings.subscribers
     single = Burst(1, 100, STEP_TIMEOUT)
     # At most 200 a burst: wsapi's default send queue holds 256 frames, and a burst fills it faster than it drains.
     burst = Burst(min(200, max(10, settings.fanout_deliveries // n)), 100, 60)
     plan = [single] * (1 + settings.latency_publishes) + [burst] * settings.fanout_bursts  # the first: a warm-up
-    steps, closed = _fan_out(server, settings, n, 0, plan)
+    steps, closed = _fan_out(server, settings, n, 0, plan, compressed)
     singles = steps[1 : 1 + settings.latency_publishes]
     bursts = steps[1 + settings.latency_publishes :]
     missed = sum(s.seconds is None for s in steps)
