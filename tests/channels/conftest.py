@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.channels.support import MakeBackend, RedisClusterNodes, RedisSentinelSet, RedisServer, ServerProcess
+from tests.channels.support import HERE, MakeBackend, RedisClusterNodes, RedisSentinelSet, RedisServer, ServerProcess
 from wsapi.channels import Channels, MemoryBackend, RedisBackend
 
 
@@ -91,3 +91,24 @@ def serve() -> Iterator[Callable[..., list[ServerProcess]]]:
     finally:
         for server in started:
             server.kill()
+
+
+def _wire_app(environment: dict[str, str]) -> Iterator[ServerProcess]:
+    process = ServerProcess(environment, app="wire_app:served", app_dir=HERE)
+    try:
+        process.wait()
+        yield process
+    finally:
+        process.kill()
+
+
+@pytest.fixture
+def wire_server() -> Iterator[ServerProcess]:
+    """uvicorn serving `wire_app`."""
+    yield from _wire_app({})
+
+
+@pytest.fixture
+def counting_wire_server() -> Iterator[ServerProcess]:
+    """uvicorn serving `wire_app` behind its middleware that counts channel frames."""
+    yield from _wire_app({"WIRE_APP_COUNT_SENDS": "1"})

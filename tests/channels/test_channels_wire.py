@@ -1,46 +1,40 @@
-"""Prepared frames under a real uvicorn: a publish is framed once and the same bytes go to every plain connection;
-compressed connections and sends wrapped by middleware take the ASGI send. Clients see the same either way, in order."""
+"""Prepared frames under a real uvicorn: a publish is framed once and the same bytes go to every connection, a
+compressed one only for small messages (uncompressed); larger ones to compressed connections, and sends wrapped by
+middleware, take the ASGI send. Clients see the same messages either way, in order."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx2
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.frames import Frame, Opcode
 
-from tests.channels.support import HERE, ServerProcess
+from tests.channels.support import ServerProcess
 
 pytestmark = pytest.mark.anyio
 
 Serve = Callable[..., list[ServerProcess]]
 
-# Frame payloads on both sides of the 7-bit, 16-bit and 64-bit length encodings and of the largest prepared frame
-# (`wire.PREPARED_MAX` bytes; "ẅ" * 1_400 is under it in characters, over it in bytes); multi-byte UTF-8 included.
-TEXTS = ["x", "y" * 150, "é€😀" * 40, "w" * 3_900, "ẅ" * 1_400, "v" * 4_200, "z" * 70_000, "ü" * 40_000]
-
-
-@pytest.fixture
-def server() -> Iterator[ServerProcess]:
-    process = ServerProcess({}, app="wire_app:served", app_dir=HERE)
-    try:
-        process.wait()
-        yield process
-    finally:
-        process.kill()
-
-
-@pytest.fixture
-def counting_server() -> Iterator[ServerProcess]:
-    process = ServerProcess({"WIRE_APP_COUNT_SENDS": "1"}, app="wire_app:served", app_dir=HERE)
-    try:
-        process.wait()
-        yield process
-    finally:
-        process.kill()
+# Frame payloads on both sides of the 7-bit, 16-bit and 64-bit length encodings, of the largest prepared frame
+# (`wire.PREPARED_MAX` bytes; "ẅ" * 1_400 is under it in characters, over it in bytes) and of the largest one a
+# compressed connection gets uncompressed (`wire.UNCOMPRESSED_MAX`); multi-byte UTF-8 included.
+TEXTS = [
+    "x",
+    "y" * 150,
+    "é€😀" * 40,
+    "ö" * 512,
+    "ö" * 513,
+    "w" * 3_900,
+    "ẅ" * 1_400,
+    "v" * 4_200,
+    "z" * 70_000,
+    "ü" * 40_000,
+]
 
 
 async def receive(ws: ClientConnection) -> Any:
@@ -56,13 +50,12 @@ async def close_all(connections: list[ClientConnection]) -> None:
     await asyncio.gather(*(ws.close() for ws in connections))
 
 
-async def test_frames_of_every_length_reach_plain_and_compressed_connections_intact(server: ServerProcess) -> None:
-    url = server.ws + "/sub/room"
+async def test_frames_of_every_length_reach_plain_and_compressed_connections_intact(wire_server: ServerProcess) -> None:
+    url = wire_server.ws + "/sub/room"
     connections = await subscribers(url, [None, None, "deflate", None])
     try:
         assert [(await receive(ws))["type"] for ws in connections] == ["subscribed"] * 4
-        prepared = [(await receive(ws))["prepared"] for ws in connections]
-        assert prepared == [True, True, False, True]  # deflate compresses per connection: no shared bytes
+        assert [(await receive(ws))["prepared"] for ws in connections] == [True] * 4
         publisher = connections[0]
         for text in TEXTS:
             await publisher.send(text)
@@ -74,8 +67,49 @@ async def test_frames_of_every_length_reach_plain_and_compressed_connections_int
         await close_all(connections)
 
 
-async def test_a_middleware_that_wraps_send_sees_every_channel_frame(counting_server: ServerProcess) -> None:
-    connections = await subscribers(counting_server.ws + "/sub/room", [None, None, None])
+async def test_a_compressed_connection_gets_small_channel_frames_uncompressed_and_stays_in_step(
+    wire_server: ServerProcess,
+) -> None:
+    """Frames left uncompressed, among compressed ones of the handler and of larger publishes, with the same text
+    repeated so that every compressed frame refers back to earlier ones: a client decoder out of step with the
+    server's compressor would fail or garble them."""
+    url = wire_server.ws + "/sub/mixed"
+    async with connect(url, compression="deflate", max_size=None, proxy=None) as ws:
+        (deflate,) = ws.protocol.extensions
+        compressed: list[bool] = []
+        decode = deflate.decode
+
+        def observed(frame: Frame, *, max_size: int | None = None) -> Frame:
+            if frame.opcode is Opcode.TEXT:
+                compressed.append(frame.rsv1)
+            return decode(frame, max_size=max_size)
+
+        deflate.decode = observed  # type: ignore[method-assign]  # sees each frame as it came off the wire
+        assert (await receive(ws))["type"] == "subscribed"
+        assert (await receive(ws))["prepared"] is True
+        compressed.clear()
+        line = "the same words again and again, "
+        sends = [
+            (line, False),  # a small publish: the prepared frame, uncompressed
+            ("own:" + line, True),  # the handler's own frame: the ASGI send, compressed
+            (line * 2, False),
+            (line * 40, True),  # 1,280 bytes of text: over `wire.UNCOMPRESSED_MAX`, under `PREPARED_MAX`
+            (line * 28, False),  # 896, under 1,024 with the channel frame's envelope (about 100 bytes)
+            ("own:" + line * 3, True),
+            (line * 3_000, True),  # over `PREPARED_MAX`
+            (line, False),
+        ]
+        received = []
+        for text, _ in sends:  # one at a time: a publish while the handler's frame is still queued queues too
+            await ws.send(text)
+            raw = await asyncio.wait_for(ws.recv(), 5)
+            received.append(raw if text.startswith("own:") else json.loads(raw)["data"])
+        assert received == [text for text, _ in sends]
+        assert compressed == [was_compressed for _, was_compressed in sends]
+
+
+async def test_a_middleware_that_wraps_send_sees_every_channel_frame(counting_wire_server: ServerProcess) -> None:
+    connections = await subscribers(counting_wire_server.ws + "/sub/room", [None, None, None])
     try:
         assert [(await receive(ws))["type"] for ws in connections] == ["subscribed"] * 3
         assert [(await receive(ws))["prepared"] for ws in connections] == [False] * 3
@@ -84,7 +118,7 @@ async def test_a_middleware_that_wraps_send_sees_every_channel_frame(counting_se
         for ws in connections:
             assert [(await receive(ws))["data"] for _ in range(20)] == [f"m{n}" for n in range(20)]
         async with httpx2.AsyncClient() as http:
-            response = await http.get(counting_server.http + "/sent", timeout=5)
+            response = await http.get(counting_wire_server.http + "/sent", timeout=5)
         assert response.json() == {"frames": 3 * 20}
     finally:
         await close_all(connections)

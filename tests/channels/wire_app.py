@@ -1,6 +1,7 @@
-"""An app for the prepared-frame tests, served by uvicorn: `/sub/{channel}` tells the client whether its channel
-frames are written as prepared bytes, then publishes what the client sends. WIRE_APP_COUNT_SENDS=1 wraps the app
-in a middleware that counts the channel frames it passes to the server (`GET /sent`)."""
+"""An app for the prepared-frame tests, served by uvicorn: `/sub/{channel}` tells the client whether its channel frames
+may be written as prepared bytes, then publishes what the client sends, except a text starting with "own:", which
+the handler sends back itself; `/` is an empty page, for a browser to open them from. WIRE_APP_COUNT_SENDS=1 wraps
+the app in a middleware that counts the channel frames it passes to the server (`GET /sent`)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from wsapi import WebSocket, WsAPI
 from wsapi.channels import Channels, ChannelsDep
 from wsapi.limits import Limits
+from wsapi.responses import HTMLResponse
 
 # The tests send faster than the default per-connection rates allow.
 app = WsAPI(channels=Channels(), limits=Limits(messages=None, publishes=None))
@@ -24,7 +26,15 @@ async def sub(websocket: WebSocket, channel: str, hub: ChannelsDep) -> None:
     async with hub.subscribe(websocket, channel) as subscription:
         await websocket.send_json({"prepared": subscription._socket is not None})
         async for text in websocket.iter_text():
-            await hub.publish(channel, text)
+            if text.startswith("own:"):
+                await websocket.send_text(text)
+            else:
+                await hub.publish(channel, text)
+
+
+@app.get("/")
+async def page() -> HTMLResponse:
+    return HTMLResponse("<!doctype html><title>wire</title>")
 
 
 @app.get("/sent")

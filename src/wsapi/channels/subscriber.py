@@ -609,10 +609,10 @@ def deliver(subscribers: Iterable[Subscriber], message: Message) -> None:
     queued.
     """
     remaining = iter(subscribers)
-    frame = prepare(message)  # once per publish, for every loop; None: too large to be worth it
+    frame, to_compressed = prepare(message)  # once per publish, for every loop; None: too large to be worth it
     while True:
         delivery = _Delivery()
-        loop = _deliver(remaining, message, frame, delivery)
+        loop = _deliver(remaining, message, frame, to_compressed, delivery)
         try:
             waiting = loop.send(None)
         except StopIteration:
@@ -632,7 +632,11 @@ class _Delivery:
 
 
 async def _deliver(
-    subscribers: Iterator[Subscriber], message: Message, frame: bytes | None, delivery: _Delivery
+    subscribers: Iterator[Subscriber],
+    message: Message,
+    frame: bytes | None,
+    to_compressed: bool,
+    delivery: _Delivery,
 ) -> None:
     for subscriber in subscribers:
         send = subscriber._direct
@@ -640,7 +644,12 @@ async def _deliver(
             Subscriber.push(subscriber, message)
             continue
         socket = subscriber._socket
-        if frame is not None and socket is not None and writable(socket):
+        if (
+            frame is not None
+            and socket is not None
+            and (to_compressed or not socket.conn.extensions)
+            and writable(socket)
+        ):
             socket.transport.write(frame)
         else:
             delivery.sending = subscriber
