@@ -287,14 +287,24 @@ async def handshake_job(phase: Phase, base_url: str, concurrency: int, duration:
 # Idle connections: open, hold while the runner reads the server's memory, close.
 
 
-async def idle_job(phase: Phase, url: str, batches: Sequence[int], concurrency: int) -> Report:
-    """Open each batch of idle connections in turn (at most `concurrency` connecting at once); ready after each."""
+DEFLATE_OFFER = {"Sec-WebSocket-Extensions": "permessage-deflate; client_max_window_bits"}  # what browsers send
+DEFLATE_TAIL = b"\x00\x00\xff\xff"  # RFC 7692 strips it from each compressed message; inflating needs it back
+
+
+async def idle_job(
+    phase: Phase, url: str, batches: Sequence[int], concurrency: int, compressed: bool = False
+) -> Report:
+    """Open each batch of idle connections in turn (at most `concurrency` connecting at once), offering
+    permessage-deflate if `compressed`; ready after each."""
     gate = asyncio.Semaphore(concurrency)
     transports: list[WSTransport] = []
+    offer = DEFLATE_OFFER if compressed else None
 
     async def open_one() -> None:
         async with gate:
-            transport, _ = await ws_connect(WSListener, url, websocket_handshake_timeout=IO_TIMEOUT)
+            transport, _ = await ws_connect(
+                WSListener, url, websocket_handshake_timeout=IO_TIMEOUT, extra_headers=offer
+            )
             transports.append(transport)
 
     for size in batches:
@@ -308,8 +318,6 @@ async def idle_job(phase: Phase, url: str, batches: Sequence[int], concurrency: 
 # Fan-out: subscribers on /sub, one publisher on /pub; every step is a burst of publishes awaited by every subscriber.
 
 FANOUT_PREFIX = b'{"type":"message"'  # the frame every fan-out app sends a subscriber, one per published text
-DEFLATE_OFFER = {"Sec-WebSocket-Extensions": "permessage-deflate; client_max_window_bits"}  # what browsers send
-DEFLATE_TAIL = b"\x00\x00\xff\xff"  # RFC 7692 strips it from each compressed message; inflating needs it back
 CONNECT_BATCH = 200  # subscribers connecting at once
 
 

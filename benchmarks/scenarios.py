@@ -172,10 +172,10 @@ def handshake(server: Server, settings: Settings) -> Outcome:
     return _rate(server, settings, handshake_job, args, "conns")[0]
 
 
-def _memory(server: Server, settings: Settings, path: str) -> Outcome:
+def _memory(server: Server, settings: Settings, path: str, compressed: bool = False) -> Outcome:
     parts = split(settings.idle_connections, settings.client_processes)
     first = max(1, 50 // len(parts))  # the baseline batch: one-time allocations are not counted per connection
-    args = [(server.url(path), [first, n], 100) for n in parts]
+    args = [(server.url(path), [first, n], 100, compressed) for n in parts]
     with Clients(idle_job, args, settings.client_cpus) as clients:
         clients.wait_ready()
         before = _settled_rss(server)
@@ -373,6 +373,13 @@ def fanout_memory(server: Server, settings: Settings) -> Outcome:
     """The server's RSS growth for {settings.idle_connections} idle subscribers (wsapi: subscribed to a channel),
     over a first batch's baseline; the base is an idle raw ASGI connection kept in a list."""
     return _memory(server, settings, "/sub")
+
+
+@scenario("fanout_memory_deflate", "fanout")
+def fanout_memory_deflate(server: Server, settings: Settings) -> Outcome:
+    """`fanout_memory` with subscribers that offer permessage-deflate, as browsers do: each compressed connection
+    keeps its own zlib state; the base is an idle raw ASGI connection that negotiated it too."""
+    return _memory(server, settings, "/sub", compressed=True)
 
 
 SCALE_OUT = tuple(Variant(f"{n} process{'es' * (n > 1)}", "fanout_wsapi", processes=n) for n in (1, 2, 4, 8, 16, 32))

@@ -16,13 +16,15 @@ EXPECTED = {
     "typed_echo": ("typed_echo_raw", "typed_echo_messages"),
     "fanout (100 subscribers)": ("fanout_raw", "fanout_wsapi"),
     "fanout_deflate (100 subscribers)": ("fanout_raw", "fanout_wsapi"),
+    "fanout_memory_deflate": ("fanout_raw", "fanout_wsapi"),
 }
 
 
 def test_runner_prints_a_table_with_ratios_for_each_scenario() -> None:
     variants = ",".join(name for pair in EXPECTED.values() for name in pair)
     command = [sys.executable, "-m", "benchmarks.run", "--quick", "--variants", variants, "--duration", "0.3"]
-    command += ["--scenarios", "echo,handshake,memory,typed_echo,fanout,fanout_deflate", "--idle-connections", "100"]
+    command += ["--scenarios", "echo,handshake,memory,typed_echo,fanout,fanout_deflate,fanout_memory_deflate"]
+    command += ["--idle-connections", "100"]
     command += ["--subscribers", "100"]
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
 
