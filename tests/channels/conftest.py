@@ -112,3 +112,9 @@ def wire_server() -> Iterator[ServerProcess]:
 def counting_wire_server() -> Iterator[ServerProcess]:
     """uvicorn serving `wire_app` behind its middleware that counts channel frames."""
     yield from _wire_app({"WIRE_APP_COUNT_SENDS": "1"})
+
+
+@pytest.fixture
+def compressing_wire_server() -> Iterator[ServerProcess]:
+    """uvicorn serving `wire_app` with a hub that leaves every channel message to the server to compress."""
+    yield from _wire_app({"WIRE_APP_UNCOMPRESSED_MAX": "0"})

@@ -15,6 +15,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.frames import Frame, Opcode
 
 from tests.channels.support import ServerProcess
+from wsapi.channels import Channels
 
 pytestmark = pytest.mark.anyio
 
@@ -75,16 +76,7 @@ async def test_a_compressed_connection_gets_small_channel_frames_uncompressed_an
     server's compressor would fail or garble them."""
     url = wire_server.ws + "/sub/mixed"
     async with connect(url, compression="deflate", max_size=None, proxy=None) as ws:
-        (deflate,) = ws.protocol.extensions
-        compressed: list[bool] = []
-        decode = deflate.decode
-
-        def observed(frame: Frame, *, max_size: int | None = None) -> Frame:
-            if frame.opcode is Opcode.TEXT:
-                compressed.append(frame.rsv1)
-            return decode(frame, max_size=max_size)
-
-        deflate.decode = observed  # type: ignore[method-assign]  # sees each frame as it came off the wire
+        compressed = observe_compression(ws)
         assert (await receive(ws))["type"] == "subscribed"
         assert (await receive(ws))["prepared"] is True
         compressed.clear()
@@ -106,6 +98,43 @@ async def test_a_compressed_connection_gets_small_channel_frames_uncompressed_an
             received.append(raw if text.startswith("own:") else json.loads(raw)["data"])
         assert received == [text for text, _ in sends]
         assert compressed == [was_compressed for _, was_compressed in sends]
+
+
+async def test_a_hub_with_uncompressed_max_0_leaves_every_message_to_the_servers_compression(
+    compressing_wire_server: ServerProcess,
+) -> None:
+    url = compressing_wire_server.ws + "/sub/room"
+    async with connect(url, compression="deflate", max_size=None, proxy=None) as ws:
+        compressed = observe_compression(ws)
+        assert [(await receive(ws))["type"], (await receive(ws))["prepared"]] == ["subscribed", True]
+        compressed.clear()
+        texts = ["small", "x" * 900, "y" * 2_000]
+        for text in texts:
+            await ws.send(text)
+            assert (await receive(ws))["data"] == text
+        assert compressed == [True] * len(texts)
+
+
+def test_uncompressed_max_beyond_the_prepared_frames_is_refused() -> None:
+    with pytest.raises(ValueError, match="uncompressed_max must be between 0 and 4096 bytes, not 8192"):
+        Channels(uncompressed_max=8192)
+    with pytest.raises(ValueError, match="not -1"):
+        Channels(uncompressed_max=-1)
+
+
+def observe_compression(ws: ClientConnection) -> list[bool]:
+    """Whether each text frame `ws` receives from now on came compressed (RSV1), as it came off the wire."""
+    (deflate,) = ws.protocol.extensions
+    compressed: list[bool] = []
+    decode = deflate.decode
+
+    def observed(frame: Frame, *, max_size: int | None = None) -> Frame:
+        if frame.opcode is Opcode.TEXT:
+            compressed.append(frame.rsv1)
+        return decode(frame, max_size=max_size)
+
+    deflate.decode = observed  # type: ignore[method-assign]
+    return compressed
 
 
 async def test_a_middleware_that_wraps_send_sees_every_channel_frame(counting_wire_server: ServerProcess) -> None:

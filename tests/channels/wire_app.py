@@ -1,7 +1,8 @@
 """An app for the prepared-frame tests, served by uvicorn: `/sub/{channel}` tells the client whether its channel frames
 may be written as prepared bytes, then publishes what the client sends, except a text starting with "own:", which
 the handler sends back itself; `/` is an empty page, for a browser to open them from. WIRE_APP_COUNT_SENDS=1 wraps
-the app in a middleware that counts the channel frames it passes to the server (`GET /sent`)."""
+the app in a middleware that counts the channel frames it passes to the server (`GET /sent`).
+WIRE_APP_UNCOMPRESSED_MAX sets the hub's `uncompressed_max`."""
 
 from __future__ import annotations
 
@@ -12,11 +13,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from wsapi import WebSocket, WsAPI
 from wsapi.channels import Channels, ChannelsDep
+from wsapi.channels.wire import UNCOMPRESSED_MAX
 from wsapi.limits import Limits
 from wsapi.responses import HTMLResponse
 
 # The tests send faster than the default per-connection rates allow.
-app = WsAPI(channels=Channels(), limits=Limits(messages=None, publishes=None))
+hub = Channels(uncompressed_max=int(os.environ.get("WIRE_APP_UNCOMPRESSED_MAX", UNCOMPRESSED_MAX)))
+app = WsAPI(channels=hub, limits=Limits(messages=None, publishes=None))
 sent = {"frames": 0}
 
 

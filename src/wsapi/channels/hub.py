@@ -36,6 +36,7 @@ from wsapi.channels.revocations import order as disconnect_order
 from wsapi.channels.sequencer import EVENT_OFFSET, Join, Sequencer, Step
 from wsapi.channels.subscriber import Listener, OnFull, Subscriber, Subscription, deliver, initial_channels
 from wsapi.channels.supervisor import RETRY_MAX, RETRY_MIN, Supervisor, backoff
+from wsapi.channels.wire import PREPARED_MAX, UNCOMPRESSED_MAX
 from wsapi.connections import CLOSE_REVOKED, Connections, charge_publish
 from wsapi.metrics import OFF, Hooks
 from wsapi.params import Depends
@@ -99,6 +100,10 @@ class Channels:
     connection may be in. `authorize(websocket, channel)` (sync or async) decides whether a WebSocket may subscribe
     to a channel, and publish to it through the standard channels route (`ChannelsRouter(publish=True)`); a hook
     with a third parameter, `action` ("subscribe" or "publish"), can answer the two differently.
+
+    `uncompressed_max` (bytes, at most 4096): a channel message up to this size goes uncompressed, framed once, to
+    connections that negotiated permessage-deflate (as browsers do); 0 leaves every one to the server, which
+    compresses it for each connection. Compression saves bandwidth and costs each connection's CPU.
     """
 
     def __init__(
@@ -111,9 +116,14 @@ class Channels:
         send_timeout: float = DEFAULT_SEND_TIMEOUT,
         max_subscriptions: int = DEFAULT_MAX_SUBSCRIPTIONS,
         authorize: Authorize | None = None,
+        uncompressed_max: int = UNCOMPRESSED_MAX,
     ) -> None:
         if send_timeout <= 0 or max_subscriptions < 1 or queue_bytes < 1 or queue_size < 1:
             raise ValueError("send_timeout must be positive; queue_size, queue_bytes, max_subscriptions at least 1")
+        if not 0 <= uncompressed_max <= PREPARED_MAX:
+            # Above it no frame is prepared at all: a larger value would be silently capped.
+            raise ValueError(f"uncompressed_max must be between 0 and {PREPARED_MAX} bytes, not {uncompressed_max}")
+        self.uncompressed_max = uncompressed_max
         self.queue_bytes = queue_bytes
         self.send_timeout = send_timeout
         self.max_subscriptions = max_subscriptions
@@ -356,9 +366,9 @@ class Channels:
         ch = self._channels.get(channel)
         if ch is not None:
             message = outgoing(frame)
-            deliver(ch.subscribers, message)
+            deliver(ch.subscribers, message, self.uncompressed_max)
             # Presence is live only: subscribers still reading history get it too, in order with what they hold.
-            deliver(ch.ahead, message)
+            deliver(ch.ahead, message, self.uncompressed_max)
             for catch_up in ch.catching_up.values():
                 catch_up.frames.append((EVENT_OFFSET, message))
 
@@ -382,7 +392,7 @@ class Channels:
         if self.metrics.on and ch.subscribers:
             self.metrics.delivered(len(ch.subscribers))
             next(reversed(ch.subscribers)).probe(message, time.perf_counter())
-        deliver(ch.subscribers, message)
+        deliver(ch.subscribers, message, self.uncompressed_max)
         if ch.catching_up:
             for catch_up in ch.catching_up.values():
                 catch_up.frames.append((offset, message))
@@ -398,7 +408,7 @@ class Channels:
         message = outgoing(frames.subscribed(ch.name, position, False))
         ch.subscribers.update(dict.fromkeys(ch.ahead))
         ch.ahead.clear()
-        deliver(ch.subscribers, message)
+        deliver(ch.subscribers, message, self.uncompressed_max)
         for catch_up in ch.catching_up.values():
             catch_up.start = position
             catch_up.frames.clear()

@@ -351,7 +351,7 @@ class Subscription(Subscriber):
     def push(self, message: Message) -> None:
         """Send a channel frame at once if nothing is queued and the server takes it without waiting; else queue it
         for the writer (see `deliver`)."""
-        deliver((self,), message)
+        deliver((self,), message, self._hub.uncompressed_max)
 
     def _hand_over(self, delivery: Coroutine[Any, Any, None], waiting: Any, message: Message) -> None:
         """`delivery` stopped in this connection's send, at `waiting` (the client's socket is full): the writer
@@ -598,7 +598,7 @@ class Listener(Subscriber):
         return None  # the consumer drains the queue at its own pace
 
 
-def deliver(subscribers: Iterable[Subscriber], message: Message) -> None:
+def deliver(subscribers: Iterable[Subscriber], message: Message, uncompressed_max: int) -> None:
     """Give `message` to every one of `subscribers`, as a plain loop awaiting their sends would, without waiting.
 
     The loop (`_deliver`) writes a small message, framed once, to each idle connection whose socket takes it now
@@ -609,7 +609,7 @@ def deliver(subscribers: Iterable[Subscriber], message: Message) -> None:
     queued.
     """
     remaining = iter(subscribers)
-    frame, to_compressed = prepare(message)  # once per publish, for every loop; None: too large to be worth it
+    frame, to_compressed = prepare(message, uncompressed_max)  # once per publish, for every loop; None: too large
     while True:
         delivery = _Delivery()
         loop = _deliver(remaining, message, frame, to_compressed, delivery)

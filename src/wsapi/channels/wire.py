@@ -7,11 +7,13 @@ its socket takes data now (the server has not paused writing). Any other connect
 frame through its ASGI send.
 
 A connection that negotiated permessage-deflate (every browser offers it, uvicorn accepts it by default) is given
-the prepared frame uncompressed when the payload is at most `UNCOMPRESSED_MAX` bytes, and its ASGI send, which
-compresses, otherwise. RFC 7692 lets a sender leave any message uncompressed (RSV1 unset); the peer's decompressor
-and the server's compressor never see it, so their shared context stays in step. Compressing so little saves a few
-bytes for about 4.5 us per connection (benchmarks/RESULTS.md), which is why Node's `ws` and OkHttp leave messages
-under 1 KiB uncompressed by default too.
+the prepared frame uncompressed when the payload is at most the hub's `uncompressed_max` (`UNCOMPRESSED_MAX` bytes
+by default), and its ASGI send, which compresses, otherwise. RFC 7692 lets a sender leave any message uncompressed
+(RSV1 unset); the peer's decompressor and the server's compressor never see it, so their shared context stays in
+step. Compressing a small message costs about 4.5 us per connection (benchmarks/RESULTS.md), as much again as the
+rest of a delivery; Node's `ws` and OkHttp leave messages under 1 KiB uncompressed by default too. What it would
+have saved is bytes on the wire: a chat message of about 150 bytes compresses to about 12 once the context holds a
+few like it.
 
 Only small messages are prepared (`PREPARED_MAX`): there, framing is most of what a delivery costs the server. For
 larger ones it is mostly a copy, and skipping it lets a burst outrun its readers: on loopback the surplus waits in
@@ -39,7 +41,7 @@ else:
 __all__ = ["PREPARED_MAX", "UNCOMPRESSED_MAX", "Socket", "prepare", "socket_of", "writable"]
 
 PREPARED_MAX = 4096  # bytes of payload
-UNCOMPRESSED_MAX = 1024  # bytes of payload a compressed connection is given uncompressed
+UNCOMPRESSED_MAX = 1024  # bytes of payload a compressed connection is given uncompressed, by default
 
 Socket = Any  # uvicorn's WebSocketsSansIOProtocol: the connection's server side
 
@@ -61,10 +63,11 @@ def writable(socket: Socket) -> bool:
     return socket.writable.is_set() and socket.conn.state is State.OPEN and not socket.disconnected
 
 
-def prepare(message: Message) -> tuple[bytes | None, bool]:
+def prepare(message: Message, uncompressed_max: int) -> tuple[bytes | None, bool]:
     """The unmasked, uncompressed text frame carrying `message` (a `websocket.send` event with `text`), None if its
-    payload is over `PREPARED_MAX` bytes; and whether it may go to a compressed connection too."""
+    payload is over `PREPARED_MAX` bytes; and whether it may go to a compressed connection too (a payload of at most
+    `uncompressed_max` bytes)."""
     payload = message["text"].encode()
     if len(payload) > PREPARED_MAX:
         return None, False
-    return Frame(Opcode.TEXT, payload).serialize(mask=False), len(payload) <= UNCOMPRESSED_MAX
+    return Frame(Opcode.TEXT, payload).serialize(mask=False), len(payload) <= uncompressed_max
