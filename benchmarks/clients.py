@@ -409,6 +409,7 @@ async def fanout_job(
     connects to the first server's /pub. Then each burst is one step: ready, go, the publisher sends it, every
     process waits (bounded) for its subscribers."""
     urls = [f"{base}/sub" for base in base_urls]
+    offer = DEFLATE_OFFER if compressed else None
     stuck = [_stalled_subscriber(urls[i % len(urls)]) for i in range(stalled)]
     tally = _Tally()
     opened: list[tuple[WSTransport, WSListener]] = []
@@ -419,7 +420,7 @@ async def fanout_job(
                     lambda: _Subscriber(tally, compressed),
                     urls[i % len(urls)],
                     websocket_handshake_timeout=IO_TIMEOUT,
-                    extra_headers=DEFLATE_OFFER if compressed else None,
+                    extra_headers=offer,
                 )
                 for i in range(start, min(subscribers, start + CONNECT_BATCH))
             )

@@ -309,6 +309,57 @@ class SlowHistory(MemoryBackend):
         return await super().read(channel, since)
 
 
+class LateLive(MemoryBackend):
+    """Live delivery held back while `holding`: a message is in history before its live copy reaches the hub, as
+    when a Redis pub/sub message is still on its way."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.holding = False
+        self.held: list[tuple[str, str, int, str]] = []
+
+    async def start(self, receiver: Any, node: str, supervisor: Any) -> None:
+        await super().start(self, node, supervisor)
+        self.hub = receiver
+
+    def on_message(self, channel: str, epoch: str, offset: int, frame: str) -> None:
+        if self.holding:
+            self.held.append((channel, epoch, offset, frame))
+        else:
+            self.hub.on_message(channel, epoch, offset, frame)
+
+    def on_event(self, channel: str, frame: str) -> None:
+        self.hub.on_event(channel, frame)
+
+    def release(self) -> None:
+        self.holding = False
+        for message in self.held:
+            self.hub.on_message(*message)
+        self.held.clear()
+
+
+async def test_a_subscriber_whose_history_is_ahead_of_live_delivery_gets_each_message_once() -> None:
+    backend = LateLive()
+    async with Channels(backend) as hub, hub.listen("room") as live:
+        start = await hub.publish("room", "a")
+        await hub.publish("room", "b")
+        backend.holding = True
+        await hub.publish("room", "c")  # in history, not yet delivered live
+        async with hub.listen("room", since=start) as resuming:
+            subscribed, *replayed = await take(resuming, 3)
+            backend.release()  # "c" arrives live: the resuming listener has it already
+            await hub.publish("room", "d")  # the first live message past its replay
+            await hub.publish("room", "e")
+            after = await take(resuming, 2)
+            await hub.publish("room", "f")
+            after += await take(resuming, 1)  # the next frame after "e": nothing came twice in between
+        everything = await take(live, 7)
+    assert subscribed["recovered"] is True
+    assert [f["data"] for f in replayed] == ["b", "c"]
+    assert [(f["offset"], f["data"]) for f in after] == [(4, "d"), (5, "e"), (6, "f")]
+    assert [f.get("data") for f in everything[1:]] == ["a", "b", "c", "d", "e", "f"]
+
+
 async def test_a_subscriber_catching_up_on_history_gets_presence_events_in_order() -> None:
     backend = SlowHistory()
     async with Channels(backend) as hub:

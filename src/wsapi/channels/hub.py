@@ -397,11 +397,12 @@ class Channels:
             for catch_up in ch.catching_up.values():
                 catch_up.frames.append((offset, message))
         if ch.ahead:
-            for subscriber, had in list(ch.ahead.items()):
-                if offset > had:  # live delivery has caught up with its replay: from now on it is like the rest
-                    subscriber.push(message)
-                    del ch.ahead[subscriber]
-                    ch.subscribers[subscriber] = None
+            # Live delivery has caught up with their replay: from now on they are like the rest.
+            caught_up = [subscriber for subscriber, had in ch.ahead.items() if offset > had]
+            deliver(caught_up, message, self.uncompressed_max)
+            for subscriber in caught_up:
+                del ch.ahead[subscriber]
+                ch.subscribers[subscriber] = None
 
     def _reset(self, ch: _Channel, position: Position) -> None:
         """Tell `ch`'s subscribers that it continues from `position`: what they had is no longer recoverable."""

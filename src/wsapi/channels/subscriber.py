@@ -24,7 +24,7 @@ import json
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Coroutine, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Coroutine, Iterable, Iterator, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Self
 
@@ -348,11 +348,6 @@ class Subscription(Subscriber):
         if member is not None:
             await self._hub.exit(channel, member)
 
-    def push(self, message: Message) -> None:
-        """Send a channel frame at once if nothing is queued and the server takes it without waiting; else queue it
-        for the writer (see `deliver`)."""
-        deliver((self,), message, self._hub.uncompressed_max)
-
     def _hand_over(self, delivery: Coroutine[Any, Any, None], waiting: Any, message: Message) -> None:
         """`delivery` stopped in this connection's send, at `waiting` (the client's socket is full): the writer
         finishes that send, then what queues up behind it."""
@@ -598,7 +593,7 @@ class Listener(Subscriber):
         return None  # the consumer drains the queue at its own pace
 
 
-def deliver(subscribers: Iterable[Subscriber], message: Message, uncompressed_max: int) -> None:
+def deliver(subscribers: Collection[Subscriber], message: Message, uncompressed_max: int) -> None:
     """Give `message` to every one of `subscribers`, as a plain loop awaiting their sends would, without waiting.
 
     The loop (`_deliver`) writes a small message, framed once, to each idle connection whose socket takes it now
@@ -608,6 +603,8 @@ def deliver(subscribers: Iterable[Subscriber], message: Message, uncompressed_ma
     and a new loop goes on with the next subscriber. A subscriber with frames queued (or a listener) has the message
     queued.
     """
+    if not subscribers:
+        return  # nobody to frame it for
     remaining = iter(subscribers)
     frame, to_compressed = prepare(message, uncompressed_max)  # once per publish, for every loop; None: too large
     while True:
@@ -641,7 +638,7 @@ async def _deliver(
     for subscriber in subscribers:
         send = subscriber._direct
         if send is None:  # a listener, or a subscription with frames queued (or closed)
-            Subscriber.push(subscriber, message)
+            subscriber.push(message)
             continue
         socket = subscriber._socket
         if (
